@@ -1,0 +1,1 @@
+"""Contracts every service shares: messages, settings base, topology, keys, migrations."""

@@ -1,0 +1,153 @@
+"""Message contracts on the broker.
+
+Every AMQP message body is one *batch*: a JSON object with a ``type``, a ``version`` and a
+list of items. The gateway gathers the purchases of ~1 ms into one confirmed publish and the
+inventory service publishes the decisions of one delivered batch as one message, so one
+persistent, confirmed message carries many items while each item keeps its own identity
+(ticket id or command id) for idempotency.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+SCHEMA_VERSION = 1
+
+RejectReason = Literal["sold_out", "limit_reached", "sale_not_active"]
+
+
+class Message(BaseModel):
+    """Base of every item: frozen and strict about unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --- commands: intents to the inventory service (one FIFO line per sale) ---------------------
+
+
+class PlacePurchase(Message):
+    """A buyer asks for one unit; decided in the order the gateway published it."""
+
+    type: Literal["place_purchase"] = "place_purchase"
+    ticket_id: UUID
+    sale_id: UUID
+    user_id: UUID
+    requested_at_ms: int = Field(ge=0)
+
+
+class AddStock(Message):
+    """An operator adds units; it takes effect at its place in the sale's line."""
+
+    type: Literal["add_stock"] = "add_stock"
+    command_id: UUID
+    sale_id: UUID
+    quantity: int = Field(ge=1, le=1_000_000_000)
+    requested_at_ms: int = Field(ge=0)
+
+
+Command = Annotated[PlacePurchase | AddStock, Field(discriminator="type")]
+
+
+class CommandBatch(Message):
+    type: Literal["command_batch"] = "command_batch"
+    version: Literal[1] = 1
+    commands: list[Command] = Field(min_length=1)
+
+
+# --- events: outcomes from the inventory service ----------------------------------------------
+
+
+class PurchaseAccepted(Message):
+    """Stock was reserved for the ticket; the order service writes the order."""
+
+    type: Literal["purchase_accepted"] = "purchase_accepted"
+    ticket_id: UUID
+    sale_id: UUID
+    user_id: UUID
+    decided_at_ms: int = Field(ge=0)
+
+
+class PurchaseRejected(Message):
+    type: Literal["purchase_rejected"] = "purchase_rejected"
+    ticket_id: UUID
+    sale_id: UUID
+    user_id: UUID
+    reason: RejectReason
+    decided_at_ms: int = Field(ge=0)
+
+
+class StockAdded(Message):
+    type: Literal["stock_added"] = "stock_added"
+    command_id: UUID
+    sale_id: UUID
+    quantity: int
+    stock: int
+    remaining: int
+    decided_at_ms: int = Field(ge=0)
+
+
+Event = Annotated[PurchaseAccepted | PurchaseRejected | StockAdded, Field(discriminator="type")]
+
+
+class EventBatch(Message):
+    type: Literal["event_batch"] = "event_batch"
+    version: Literal[1] = 1
+    events: list[Event] = Field(min_length=1)
+
+
+# --- decoding ------------------------------------------------------------------------------------
+
+
+class PoisonMessage(Exception):
+    """A body that can never be processed: it belongs in the dead-letter queue."""
+
+
+class UnsupportedVersion(PoisonMessage):
+    pass
+
+
+_command_batch: TypeAdapter[CommandBatch] = TypeAdapter(CommandBatch)
+_event_batch: TypeAdapter[EventBatch] = TypeAdapter(EventBatch)
+
+
+def _check_version(body: bytes, expected_type: str) -> None:
+    # Read the envelope before validating the items so that a message from a newer
+    # producer is reported as a version problem, not as a pile of field errors.
+    try:
+        envelope = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PoisonMessage(f"undecodable body: {exc}") from None
+    if not isinstance(envelope, dict) or envelope.get("type") != expected_type:
+        raise PoisonMessage(f"expected a {expected_type} object")
+    version = envelope.get("version")
+    if version != SCHEMA_VERSION:
+        raise UnsupportedVersion(
+            f"{expected_type} version {version!r} is not supported (this build reads "
+            f"version {SCHEMA_VERSION})"
+        )
+
+
+def decode_commands(body: bytes) -> CommandBatch:
+    """Parse an intents message; raise PoisonMessage for anything that cannot be processed."""
+    _check_version(body, "command_batch")
+    try:
+        return _command_batch.validate_json(body)
+    except ValidationError as exc:
+        raise PoisonMessage(f"invalid command_batch: {exc.errors(include_url=False)}") from None
+
+
+def decode_events(body: bytes) -> EventBatch:
+    """Parse a decisions message; raise PoisonMessage for anything that cannot be processed."""
+    _check_version(body, "event_batch")
+    try:
+        return _event_batch.validate_json(body)
+    except ValidationError as exc:
+        raise PoisonMessage(f"invalid event_batch: {exc.errors(include_url=False)}") from None
+
+
+def encode(batch: CommandBatch | EventBatch) -> bytes:
+    return batch.model_dump_json().encode()

@@ -1,0 +1,72 @@
+"""Connections to the three servers, made the same way in every service."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import aio_pika
+import asyncpg
+import redis.asyncio as aioredis
+from aio_pika.abc import AbstractRobustConnection
+
+from shared.web import DEPENDENCY_ERRORS
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+_CONNECT_ERRORS: tuple[type[BaseException], ...] = (*DEPENDENCY_ERRORS, OSError)
+
+
+async def retry_until_up(
+    name: str, connect: Callable[[], Awaitable[T]], *, max_delay: float = 5.0
+) -> T:
+    """Connect at start-up, waiting (with backoff and a log line) while the server is down.
+
+    Compose starts services as soon as their servers are healthy, but a server can still be
+    restarting; waiting here is friendlier than crash-looping.
+    """
+    delay = 0.2
+    while True:
+        try:
+            return await connect()
+        except _CONNECT_ERRORS as exc:
+            log.warning(
+                "waiting for dependency",
+                extra={"dependency": name, "error": f"{type(exc).__name__}: {exc}"},
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max_delay)
+
+
+async def open_redis(url: str) -> aioredis.Redis:
+    # RESP2 explicitly: the Lua scripts' reply shapes are written against it.
+    client = aioredis.Redis.from_url(
+        url,
+        decode_responses=True,
+        protocol=2,
+        socket_connect_timeout=2,
+        socket_timeout=5,
+        health_check_interval=10,
+    )
+    await retry_until_up("redis", client.ping)
+    return client
+
+
+async def open_postgres(dsn: str, *, max_size: int = 10) -> asyncpg.Pool:
+    async def connect() -> asyncpg.Pool:
+        return await asyncpg.create_pool(
+            dsn, min_size=1, max_size=max_size, command_timeout=10, timeout=5
+        )
+
+    return await retry_until_up("postgres", connect)
+
+
+async def open_amqp(url: str, *, name: str) -> AbstractRobustConnection:
+    async def connect() -> AbstractRobustConnection:
+        return await aio_pika.connect_robust(
+            url, client_properties={"connection_name": name}, timeout=5
+        )
+
+    return await retry_until_up("rabbitmq", connect)

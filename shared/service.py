@@ -1,0 +1,69 @@
+"""The common frame of every service's HTTP app: middlewares, health, metrics, auth, running."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+
+import aiohttp
+from aiohttp import web
+
+from shared.metrics import metrics_middleware, metrics_routes
+from shared.settings import ServiceSettings
+from shared.tokens import Claims, TokenVerifier, bearer_token, require_admin
+from shared.web import Check, error_middleware, health_routes
+
+# Bodies of this API are tiny JSON objects; anything larger is a mistake or an attack (413).
+MAX_BODY_BYTES = 16 * 1024
+
+TOKEN_VERIFIER = web.AppKey("token_verifier", TokenVerifier)
+
+
+def create_base_app(checks: Mapping[str, Check]) -> web.Application:
+    """An app with the error and metrics middlewares, `/healthz`, `/readyz` and `/metrics`."""
+    app = web.Application(
+        middlewares=[metrics_middleware, error_middleware], client_max_size=MAX_BODY_BYTES
+    )
+    app.add_routes([*health_routes(checks), *metrics_routes()])
+    return app
+
+
+def token_verifier_ctx(
+    settings: ServiceSettings,
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """Cleanup context that puts a JWKS-backed TokenVerifier at TOKEN_VERIFIER."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        async with aiohttp.ClientSession() as session:
+            app[TOKEN_VERIFIER] = TokenVerifier(
+                session,
+                settings.auth_url.rstrip("/") + "/.well-known/jwks.json",
+                issuer=settings.jwt_issuer,
+                audience=settings.jwt_audience,
+            )
+            yield
+
+    return ctx
+
+
+async def authenticate(request: web.Request) -> Claims:
+    """Claims of the request's bearer token (401 if missing or invalid)."""
+    token = bearer_token(request.headers.get("Authorization"))
+    return await request.app[TOKEN_VERIFIER].verify(token)
+
+
+async def authenticate_admin(request: web.Request) -> Claims:
+    """Claims of an admin's bearer token (401 if invalid, 403 if not an admin)."""
+    return require_admin(await authenticate(request))
+
+
+def run(app: web.Application, settings: ServiceSettings) -> None:
+    """Serve until SIGINT/SIGTERM, then shut down gracefully (cleanup contexts unwind)."""
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        shutdown_timeout=settings.shutdown_timeout,
+        access_log=None,
+        print=None,
+        handler_cancellation=False,
+    )

@@ -1,0 +1,168 @@
+"""HTTP plumbing every service shares: the error middleware, body parsing, health routes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+
+import aiohttp
+import aiormq.exceptions
+import asyncpg
+import redis.exceptions
+from aio_pika.exceptions import AMQPError
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from shared.errors import AppError, MalformedJson, ValidationFailed
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Check = Callable[[], Awaitable[object]]
+M = TypeVar("M", bound=BaseModel)
+
+# Failures that mean "a dependency is down or too slow", never "the client was wrong":
+# they become 503 with Retry-After instead of 500.
+DEPENDENCY_ERRORS: tuple[type[BaseException], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    AMQPError,
+    aiormq.exceptions.AMQPError,
+    aiohttp.ClientError,
+    ConnectionError,
+    TimeoutError,
+)
+
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "too_many_requests",
+    503: "service_unavailable",
+}
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    *,
+    details: Any = None,
+    headers: Mapping[str, str] | None = None,
+) -> web.Response:
+    """The one JSON error shape: {"error": {"code", "message"[, "details"]}}."""
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        error["details"] = details
+    return web.json_response({"error": error}, status=status, headers=headers)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn every failure into a JSON error; a client never sees a stack trace."""
+    try:
+        return await handler(request)
+    except AppError as exc:
+        return error_response(
+            exc.status, exc.code, exc.message, details=exc.details, headers=exc.headers
+        )
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
+        code = _STATUS_CODES.get(exc.status, "http_error")
+        return error_response(exc.status, code, exc.reason, headers=headers)
+    except DEPENDENCY_ERRORS as exc:
+        log.warning(
+            "dependency unavailable",
+            extra={"path": request.path, "error": f"{type(exc).__name__}: {exc}"},
+        )
+        return error_response(
+            503,
+            "service_unavailable",
+            "a dependency is unavailable; retry shortly",
+            headers={"Retry-After": "1"},
+        )
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("unhandled error", extra={"path": request.path})
+        return error_response(500, "internal_error", "internal error")
+
+
+async def read_json(request: web.Request, model: type[M], *, allow_empty: bool = False) -> M:
+    """Parse the body into ``model``: 400 for malformed JSON, 422 (with fields) for bad values."""
+    raw = await request.read()  # raises 413 past client_max_size
+    if not raw.strip():
+        if not allow_empty:
+            raise MalformedJson("the request body must be a JSON object")
+        raw = b"{}"
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise MalformedJson("the request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise MalformedJson("the request body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ValidationFailed(
+            "the request body has invalid fields",
+            details=[
+                {
+                    "field": ".".join(str(p) for p in e["loc"]),
+                    "message": e["msg"],
+                    "type": e["type"],
+                }
+                for e in exc.errors(include_url=False, include_context=False)
+            ],
+        ) from None
+
+
+def model_response(model: BaseModel, *, status: int = 200, **kw: Any) -> web.Response:
+    """Serialise a pydantic model (UUIDs, datetimes) as a JSON response."""
+    return web.Response(
+        body=model.model_dump_json().encode(), status=status, content_type="application/json", **kw
+    )
+
+
+def health_routes(checks: Mapping[str, Check], *, timeout: float = 2.0) -> list[web.RouteDef]:
+    """`/healthz` says the process is alive; `/readyz` checks every dependency in parallel."""
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def run(check: Check) -> str:
+        try:
+            await asyncio.wait_for(check(), timeout)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            return f"down: {type(exc).__name__}"
+        return "ok"
+
+    async def readyz(_: web.Request) -> web.Response:
+        names = list(checks)
+        results = await asyncio.gather(*(run(checks[n]) for n in names))
+        status = dict(zip(names, results, strict=True))
+        ready = all(r == "ok" for r in results)
+        return web.json_response(
+            {"status": "ready" if ready else "not_ready", "checks": status},
+            status=200 if ready else 503,
+            headers=None if ready else {"Retry-After": "1"},
+        )
+
+    return [web.get("/healthz", healthz), web.get("/readyz", readyz)]

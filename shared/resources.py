@@ -40,16 +40,21 @@ async def retry_until_up(
             delay = min(delay * 2, max_delay)
 
 
-async def open_redis(url: str) -> aioredis.Redis:
-    # RESP2 explicitly: the Lua scripts' reply shapes are written against it.
-    client = aioredis.Redis.from_url(
+async def open_redis(url: str, *, max_connections: int = 64) -> aioredis.Redis:
+    # A blocking pool: in a burst, requests wait briefly for a connection instead of
+    # failing, and the number of sockets to Redis stays bounded.
+    pool = aioredis.BlockingConnectionPool.from_url(
         url,
+        max_connections=max_connections,
+        timeout=5,
         decode_responses=True,
+        # RESP2 explicitly: the Lua scripts' reply shapes are written against it.
         protocol=2,
         socket_connect_timeout=2,
         socket_timeout=5,
         health_check_interval=10,
     )
+    client = aioredis.Redis.from_pool(pool)  # owns the pool: aclose() closes it
     await retry_until_up("redis", client.ping)
     return client
 

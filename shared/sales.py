@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Literal
 from uuid import UUID
@@ -20,6 +21,11 @@ def sale_state(*, now_ms: int, starts_at_ms: int, ends_at_ms: int, remaining: in
     if remaining <= 0:
         return "sold_out"
     return "active"
+
+
+def now_ms() -> int:
+    """Wall-clock milliseconds: sale windows are wall-clock times."""
+    return time.time_ns() // 1_000_000
 
 
 def ms_to_datetime(ms: int) -> datetime:
@@ -45,19 +51,41 @@ class SaleView(BaseModel):
     state: SaleState
 
     @classmethod
-    def from_hash(cls, sale_id: UUID, fields: dict[str, str], *, now_ms: int) -> SaleView:
-        """Build the view from a Redis sale hash (see shared.keys.SALE_FIELDS)."""
-        starts, ends = int(fields["starts_at_ms"]), int(fields["ends_at_ms"])
-        remaining = int(fields["remaining"])
+    def of(
+        cls,
+        sale_id: UUID,
+        *,
+        name: str,
+        stock: int,
+        remaining: int,
+        starts_at_ms: int,
+        ends_at_ms: int,
+        per_user_limit: int,
+        now_ms: int,
+    ) -> SaleView:
         return cls(
             sale_id=sale_id,
+            name=name,
+            stock=stock,
+            remaining=remaining,
+            starts_at=ms_to_datetime(starts_at_ms),
+            ends_at=ms_to_datetime(ends_at_ms),
+            per_user_limit=per_user_limit,
+            state=sale_state(
+                now_ms=now_ms, starts_at_ms=starts_at_ms, ends_at_ms=ends_at_ms, remaining=remaining
+            ),
+        )
+
+    @classmethod
+    def from_hash(cls, sale_id: UUID, fields: dict[str, str], *, now_ms: int) -> SaleView:
+        """Build the view from a Redis sale hash (see shared.keys.SALE_FIELDS)."""
+        return cls.of(
+            sale_id,
             name=fields["name"],
             stock=int(fields["stock"]),
-            remaining=remaining,
-            starts_at=ms_to_datetime(starts),
-            ends_at=ms_to_datetime(ends),
+            remaining=int(fields["remaining"]),
+            starts_at_ms=int(fields["starts_at_ms"]),
+            ends_at_ms=int(fields["ends_at_ms"]),
             per_user_limit=int(fields["per_user_limit"]),
-            state=sale_state(
-                now_ms=now_ms, starts_at_ms=starts, ends_at_ms=ends, remaining=remaining
-            ),
+            now_ms=now_ms,
         )

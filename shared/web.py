@@ -7,6 +7,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
+from uuid import UUID
 
 import aiohttp
 import aiormq.exceptions
@@ -16,7 +17,7 @@ from aio_pika.exceptions import AMQPError
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from shared.errors import AppError, MalformedJson, ValidationFailed
+from shared.errors import AppError, MalformedJson, NotFound, ValidationFailed
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ DEPENDENCY_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.TooManyConnectionsError,
     AMQPError,
     aiormq.exceptions.AMQPError,
+    aiormq.exceptions.ChannelInvalidStateError,
     aiohttp.ClientError,
     ConnectionError,
     TimeoutError,
@@ -166,3 +168,11 @@ def health_routes(checks: Mapping[str, Check], *, timeout: float = 2.0) -> list[
         )
 
     return [web.get("/healthz", healthz), web.get("/readyz", readyz)]
+
+
+def path_uuid(request: web.Request, name: str, *, missing: str) -> UUID:
+    """A UUID path parameter; anything else cannot name a resource, so 404 ``missing``."""
+    try:
+        return UUID(request.match_info[name])
+    except ValueError:
+        raise NotFound(missing) from None

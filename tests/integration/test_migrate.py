@@ -15,10 +15,14 @@ async def test_migrate_creates_database_and_is_idempotent_under_concurrency(serv
         await migrate(url)
         conn = await asyncpg.connect(url)
         try:
-            versions = [r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")]
+            versions = [
+                r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")
+            ]
             tables = {
                 r["tablename"]
-                for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname='public'")
+                for r in await conn.fetch(
+                    "SELECT tablename FROM pg_tables WHERE schemaname='public'"
+                )
             }
         finally:
             await conn.close()

@@ -1,0 +1,79 @@
+"""Composition root of the gateway: build every dependency once, wire, run."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+
+from gateway.appkeys import AMQP, AUTH, CATALOG, INVENTORY, ORDERS, PUBLISHER, SETTINGS, TICKETS
+from gateway.http import routes
+from gateway.proxy import Upstream
+from gateway.publisher import IntentPublisher
+from gateway.sales import SaleCatalog
+from gateway.settings import GatewaySettings
+from gateway.tickets import TicketStore
+from shared.keys import Keys
+from shared.resources import open_amqp, open_redis
+from shared.service import create_base_app, token_verifier_ctx
+from shared.topology import Names, declare_topology
+
+
+async def _upstreams(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    async with aiohttp.ClientSession() as session:
+        timeout = settings.upstream_timeout
+        app[AUTH] = Upstream(session, settings.auth_url, "auth", timeout=timeout)
+        app[INVENTORY] = Upstream(session, settings.inventory_url, "inventory", timeout=timeout)
+        app[ORDERS] = Upstream(session, settings.order_url, "order", timeout=timeout)
+        yield
+
+
+async def _redis(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    client = await open_redis(settings.redis_url)
+    keys = Keys(settings.namespace)
+    app[CATALOG] = SaleCatalog(client, keys)
+    app[TICKETS] = TicketStore(client, keys, idempotency_ttl=settings.idempotency_ttl_seconds)
+    yield
+    await client.aclose()
+
+
+async def _publisher(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    names = Names(settings.namespace, settings.intent_partitions)
+    connection = await open_amqp(settings.amqp_url, name="gateway")
+    app[AMQP] = connection
+    channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+    # Declared here too, so that a gateway started before the inventory service can route.
+    topology = await declare_topology(channel, names)
+    publisher = IntentPublisher(
+        topology.intents,
+        app[TICKETS],
+        names,
+        linger=settings.publish_linger_ms / 1000,
+        max_batch=settings.publish_max_batch,
+        confirm_timeout=settings.publish_timeout,
+    )
+    app[PUBLISHER] = publisher
+    yield
+    await publisher.close()
+    with contextlib.suppress(Exception):
+        await connection.close()
+
+
+def create_app(settings: GatewaySettings) -> web.Application:
+    async def redis_ready() -> None:
+        await app[TICKETS].ping()
+
+    async def amqp_ready() -> None:
+        if AMQP not in app or app[AMQP].is_closed:
+            raise ConnectionError("not connected to the broker")
+
+    app = create_base_app({"redis": redis_ready, "rabbitmq": amqp_ready})
+    app[SETTINGS] = settings
+    app.cleanup_ctx.extend([token_verifier_ctx(settings), _upstreams, _redis, _publisher])
+    app.add_routes(routes)
+    return app

@@ -1,0 +1,80 @@
+"""The public HTTP API: thin routes that parse, call a use case and answer."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway.appkeys import AUTH, CATALOG, INVENTORY, ORDERS, PUBLISHER, TICKETS
+from gateway.domain import PurchaseRequest, idempotency_key
+from gateway.purchasing import place_purchase
+from shared.errors import NotFound
+from shared.service import authenticate, authenticate_admin
+from shared.web import model_response, path_uuid, read_json
+
+routes = web.RouteTableDef()
+
+
+@routes.route("*", "/api/v1/auth/{tail:.*}")
+async def auth_proxy(request: web.Request) -> web.Response:
+    return await request.app[AUTH].forward(request)
+
+
+@routes.route("*", "/api/v1/admin/{tail:.*}")
+async def admin_proxy(request: web.Request) -> web.Response:
+    # Checked here too so that a bad token never reaches the owning service.
+    await authenticate_admin(request)
+    return await request.app[INVENTORY].forward(request)
+
+
+@routes.get("/api/v1/sales")
+async def list_sales(request: web.Request) -> web.Response:
+    sales = await request.app[CATALOG].all()
+    return web.Response(
+        body=b"[" + b",".join(s.model_dump_json().encode() for s in sales) + b"]",
+        content_type="application/json",
+    )
+
+
+@routes.get("/api/v1/sales/{sale_id}")
+async def get_sale(request: web.Request) -> web.Response:
+    sale_id = path_uuid(request, "sale_id", missing="no such sale")
+    sale = await request.app[CATALOG].get(sale_id)
+    if sale is None:
+        raise NotFound("no such sale")
+    return model_response(sale)
+
+
+@routes.post("/api/v1/sales/{sale_id}/purchases")
+async def purchase(request: web.Request) -> web.Response:
+    claims = await authenticate(request)
+    sale_id = path_uuid(request, "sale_id", missing="no such sale")
+    await read_json(request, PurchaseRequest, allow_empty=True)
+    ticket = await place_purchase(
+        catalog=request.app[CATALOG],
+        tickets=request.app[TICKETS],
+        publisher=request.app[PUBLISHER],
+        user_id=claims.user_id,
+        sale_id=sale_id,
+        idempotency_key=idempotency_key(request.headers.get("Idempotency-Key")),
+    )
+    return web.json_response(
+        {"ticket_id": str(ticket.ticket_id), "status": ticket.status},
+        status=202,
+        headers={"Location": f"/api/v1/tickets/{ticket.ticket_id}"},
+    )
+
+
+@routes.get("/api/v1/tickets/{ticket_id}")
+async def get_ticket(request: web.Request) -> web.Response:
+    claims = await authenticate(request)
+    ticket_id = path_uuid(request, "ticket_id", missing="no such ticket")
+    ticket = await request.app[TICKETS].get(ticket_id, claims.user_id)
+    if ticket is None:
+        raise NotFound("no such ticket")
+    return model_response(ticket)
+
+
+@routes.get("/api/v1/orders")
+async def list_orders(request: web.Request) -> web.Response:
+    await authenticate(request)
+    return await request.app[ORDERS].forward(request)

@@ -1,0 +1,46 @@
+"""Forwarding to the services behind the gateway."""
+
+from __future__ import annotations
+
+import aiohttp
+from aiohttp import web
+
+from shared.errors import ServiceUnavailable
+
+_FORWARD_REQUEST = ("Authorization", "Content-Type", "Accept", "Idempotency-Key")
+_FORWARD_RESPONSE = ("Content-Type", "Retry-After", "WWW-Authenticate", "Location", "Cache-Control")
+
+
+class Upstream:
+    """One service behind the gateway, reached over HTTP."""
+
+    def __init__(self, session: aiohttp.ClientSession, base_url: str, name: str, *, timeout: float):
+        self._session = session
+        self._base = base_url.rstrip("/")
+        self._name = name
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+
+    async def forward(self, request: web.Request) -> web.Response:
+        """Send the request on unchanged; answer with the upstream's status and body."""
+        headers = {h: request.headers[h] for h in _FORWARD_REQUEST if h in request.headers}
+        # Append the peer, so the last X-Forwarded-For entry is one the client cannot forge.
+        peer = request.remote or "unknown"
+        previous = request.headers.get("X-Forwarded-For")
+        headers["X-Forwarded-For"] = f"{previous}, {peer}" if previous else peer
+        body = await request.read()
+        try:
+            async with self._session.request(
+                request.method,
+                self._base + str(request.rel_url),
+                headers=headers,
+                data=body or None,
+                timeout=self._timeout,
+                allow_redirects=False,
+            ) as resp:
+                payload = await resp.read()
+                out = {h: resp.headers[h] for h in _FORWARD_RESPONSE if h in resp.headers}
+                return web.Response(body=payload, status=resp.status, headers=out)
+        except (aiohttp.ClientError, TimeoutError):
+            raise ServiceUnavailable(
+                f"the {self._name} service is unavailable", retry_after=2
+            ) from None

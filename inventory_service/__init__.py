@@ -1,0 +1,1 @@
+"""Inventory service: owns sales and decides purchase intents, one FIFO line per partition."""

@@ -1,0 +1,86 @@
+"""Composition root of the inventory service: build every dependency once, wire, run."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from inventory_service.appkeys import AMQP, POOL, REPOSITORY, SETTINGS, STORE
+from inventory_service.deciding import IntentDecider
+from inventory_service.http import routes
+from inventory_service.recovery import restore_missing_sales
+from inventory_service.repository import SaleRepository
+from inventory_service.settings import InventorySettings
+from inventory_service.store import SaleStore
+from shared.consuming import consuming
+from shared.keys import Keys
+from shared.resources import open_amqp, open_postgres, open_redis
+from shared.service import create_base_app, token_verifier_ctx
+from shared.topology import Names, declare_topology
+
+
+async def _postgres(app: web.Application) -> AsyncIterator[None]:
+    pool = await open_postgres(app[SETTINGS].database_url)
+    app[POOL] = pool
+    app[REPOSITORY] = SaleRepository(pool)
+    yield
+    await pool.close()
+
+
+async def _redis(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    client = await open_redis(settings.redis_url)
+    app[STORE] = SaleStore(client, Keys(settings.namespace))
+    await restore_missing_sales(app[REPOSITORY], app[STORE])
+    yield
+    await client.aclose()
+
+
+async def _consumers(app: web.Application) -> AsyncIterator[None]:
+    """Declare the topology and consume every partition; a standby waits via SAC."""
+    settings = app[SETTINGS]
+    names = Names(settings.namespace, settings.intent_partitions)
+    connection = await open_amqp(settings.amqp_url, name="inventory_service")
+    channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+    topology = await declare_topology(
+        channel, names, intent_queue_max_length=settings.intent_queue_max_length
+    )
+    decider = IntentDecider(
+        app[STORE],
+        topology.decisions,
+        await channel.get_exchange(names.dead_letter_exchange),
+        publish_timeout=settings.publish_timeout,
+    )
+    app[AMQP] = connection
+    partitions = [names.intents_queue(p) for p in range(settings.intent_partitions)]
+    async with consuming(
+        connection,
+        [(queue, decider) for queue in partitions],
+        prefetch=settings.intent_prefetch,
+        shutdown_timeout=settings.shutdown_timeout,
+    ):
+        yield
+    with contextlib.suppress(Exception):
+        await connection.close()
+
+
+def create_app(settings: InventorySettings) -> web.Application:
+    async def postgres_ready() -> None:
+        await app[POOL].fetchval("SELECT 1")
+
+    async def redis_ready() -> None:
+        await app[STORE].ping()
+
+    async def amqp_ready() -> None:
+        if AMQP not in app or app[AMQP].is_closed:
+            raise ConnectionError("not connected to the broker")
+
+    app = create_base_app(
+        {"postgres": postgres_ready, "redis": redis_ready, "rabbitmq": amqp_ready}
+    )
+    app[SETTINGS] = settings
+    app.cleanup_ctx.extend([token_verifier_ctx(settings), _postgres, _redis, _consumers])
+    app.add_routes(routes)
+    return app

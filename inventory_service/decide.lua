@@ -1,0 +1,102 @@
+-- Decide a batch of commands of one partition, in order, atomically and idempotently.
+-- It implements inventory_service/domain.py (the tests hold both to the same answers).
+--
+-- ARGV[1]  key prefix ("<namespace>:")
+-- ARGV[2]  JSON array of commands:
+--          {"k":"p","tid":ticket,"sid":sale,"uid":user,"at":requested_at_ms}   purchase
+--          {"k":"s","cid":command,"sid":sale,"q":quantity}                      stock top-up
+-- Returns one string per command:
+--          "a" accepted | "r:<reason>" rejected | "s:<stock>:<remaining>" stock added |
+--          "u" unknown sale (nothing recorded: the caller dead-letters the command)
+--
+-- Idempotency: the first decision of a ticket (or command) is stored with it and returned
+-- again on redelivery, so a redelivered intent never decrements twice.
+-- Keys are built here from the prefix (not passed as KEYS), so this script assumes a
+-- single Redis, not a cluster.
+
+local prefix = ARGV[1]
+local commands = cjson.decode(ARGV[2])
+local out = {}
+
+-- Sale hashes read once per batch: a batch usually holds one sale's crowd.
+local sales = {}
+local function sale_of(sid)
+  local sale = sales[sid]
+  if sale == nil then
+    local key = prefix .. "sale:" .. sid
+    local f = redis.call("HMGET", key, "remaining", "starts_at_ms", "ends_at_ms", "per_user_limit")
+    if f[1] == false then
+      sale = false
+    else
+      sale = {key = key, buyers = key .. ":buyers", remaining = tonumber(f[1]),
+              starts = tonumber(f[2]), ends = tonumber(f[3]), limit = tonumber(f[4])}
+    end
+    sales[sid] = sale
+  end
+  return sale
+end
+
+for i, c in ipairs(commands) do
+  if c.k == "p" then
+    local tkey = prefix .. "ticket:" .. c.tid
+    local prior = redis.call("HGET", tkey, "decision")
+    if prior then
+      out[i] = prior
+    else
+      local sale = sale_of(c.sid)
+      if not sale then
+        out[i] = "u"
+      else
+        local decision
+        if c.at < sale.starts or c.at >= sale.ends then
+          decision = "r:sale_not_active"
+        elseif sale.remaining <= 0 then
+          decision = "r:sold_out"
+        elseif tonumber(redis.call("HGET", sale.buyers, c.uid) or "0") >= sale.limit then
+          decision = "r:limit_reached"
+        else
+          decision = "a"
+        end
+        if decision == "a" then
+          sale.remaining = sale.remaining - 1
+          redis.call("HINCRBY", sale.buyers, c.uid, 1)
+          redis.call("HINCRBY", sale.key, "remaining", -1)
+          redis.call("HINCRBY", sale.key, "accepted", 1)
+          -- "accepted" only moves a ticket forward from "queued": a late redelivery must
+          -- not pull a confirmed ticket back.
+          local status = redis.call("HGET", tkey, "status")
+          if status == false or status == "queued" then
+            redis.call("HSET", tkey, "decision", decision, "status", "accepted")
+          else
+            redis.call("HSET", tkey, "decision", decision)
+          end
+        else
+          redis.call("HINCRBY", sale.key, "rejected", 1)
+          redis.call("HSET", tkey, "decision", decision)
+        end
+        out[i] = decision
+      end
+    end
+  elseif c.k == "s" then
+    local ckey = prefix .. "cmd:" .. c.cid
+    local prior = redis.call("GET", ckey)
+    if prior then
+      out[i] = prior
+    else
+      local sale = sale_of(c.sid)
+      if not sale then
+        out[i] = "u"
+      else
+        local stock = redis.call("HINCRBY", sale.key, "stock", c.q)
+        local remaining = redis.call("HINCRBY", sale.key, "remaining", c.q)
+        sale.remaining = remaining
+        local result = "s:" .. stock .. ":" .. remaining
+        redis.call("SET", ckey, result)
+        out[i] = result
+      end
+    end
+  else
+    return redis.error_reply("unknown command kind " .. tostring(c.k))
+  end
+end
+return out

@@ -1,0 +1,127 @@
+"""The use case at the heart of the engine: decide a batch of intents, publish, then ack."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from aio_pika.abc import AbstractExchange
+
+from inventory_service import metrics
+from inventory_service.domain import Accepted, Rejected, StockIncreased, UnknownSale
+from inventory_service.store import SaleStore
+from shared.consuming import Batch
+from shared.messages import (
+    Command,
+    CommandBatch,
+    Event,
+    EventBatch,
+    PlacePurchase,
+    PoisonMessage,
+    PurchaseAccepted,
+    PurchaseRejected,
+    StockAdded,
+    decode_commands,
+    encode,
+)
+from shared.publishing import publish_confirmed
+
+log = logging.getLogger(__name__)
+
+
+def _event(command: Command, decision: Accepted | Rejected | StockIncreased, now_ms: int) -> Event:
+    if isinstance(decision, StockIncreased):
+        return StockAdded(
+            command_id=decision.command_id,
+            sale_id=command.sale_id,
+            quantity=command.quantity,  # type: ignore[union-attr]
+            stock=decision.stock,
+            remaining=decision.remaining,
+            decided_at_ms=now_ms,
+        )
+    assert isinstance(command, PlacePurchase)
+    if isinstance(decision, Accepted):
+        return PurchaseAccepted(
+            ticket_id=command.ticket_id,
+            sale_id=command.sale_id,
+            user_id=command.user_id,
+            decided_at_ms=now_ms,
+        )
+    return PurchaseRejected(
+        ticket_id=command.ticket_id,
+        sale_id=command.sale_id,
+        user_id=command.user_id,
+        reason=decision.reason,
+        decided_at_ms=now_ms,
+    )
+
+
+class IntentDecider:
+    """Batch handler of a partition queue: Redis decides, the broker confirms, then we ack."""
+
+    def __init__(
+        self,
+        store: SaleStore,
+        decisions: AbstractExchange,
+        dead_letters: AbstractExchange,
+        *,
+        publish_timeout: float,
+    ) -> None:
+        self._store = store
+        self._decisions = decisions
+        self._dead_letters = dead_letters
+        self._publish_timeout = publish_timeout
+
+    async def __call__(self, batch: Batch) -> None:
+        commands: list[Command] = []
+        for message in batch:
+            try:
+                commands.extend(decode_commands(message.body).commands)
+            except PoisonMessage as exc:
+                log.error("poison intent message dead-lettered", extra={"reason": str(exc)})
+                metrics.POISON.labels(type(exc).__name__).inc()
+                await message.reject(requeue=False)
+        if not commands:
+            return
+        decisions = await self._store.decide(commands)
+        now_ms = int(time.time() * 1000)
+        events: list[Event] = []
+        unknown: list[Command] = []
+        for command, decision in zip(commands, decisions, strict=True):
+            if isinstance(decision, UnknownSale):
+                unknown.append(command)
+                continue
+            events.append(_event(command, decision, now_ms))
+        metrics.BATCH_SIZE.observe(len(commands))
+        if unknown:
+            await self._dead_letter(unknown)
+        if events:
+            await publish_confirmed(
+                self._decisions,
+                encode(EventBatch(events=events)),
+                "decisions",
+                confirm_timeout=self._publish_timeout,
+            )
+        for event in events:
+            metrics.DECISIONS.labels(
+                event.reason if isinstance(event, PurchaseRejected) else event.type
+            ).inc()
+            if isinstance(event, PurchaseAccepted | PurchaseRejected):
+                log.debug("decided", extra={"ticket_id": str(event.ticket_id), "event": event.type})
+
+    async def _dead_letter(self, commands: list[Command]) -> None:
+        # Only the items naming an unknown sale go to the dead-letter queue; the rest of
+        # their message is decided as usual.
+        for command in commands:
+            log.error(
+                "intent for an unknown sale dead-lettered",
+                extra={"sale_id": str(command.sale_id)},
+            )
+        metrics.POISON.labels("UnknownSale").inc(len(commands))
+        await publish_confirmed(
+            self._dead_letters,
+            encode(CommandBatch(commands=commands)),
+            "",
+            confirm_timeout=self._publish_timeout,
+            headers={"x-poison-reason": "unknown_sale"},
+        )

@@ -1,0 +1,49 @@
+"""Admin HTTP entrypoints of the inventory service: thin, parse and call."""
+
+from __future__ import annotations
+
+import uuid
+
+from aiohttp import web
+
+from inventory_service.appkeys import REPOSITORY, STORE
+from inventory_service.domain import NewSale
+from shared.errors import NotFound
+from shared.sales import SaleView, datetime_to_ms, now_ms
+from shared.service import authenticate_admin
+from shared.web import model_response, path_uuid, read_json
+
+routes = web.RouteTableDef()
+
+
+@routes.post("/api/v1/admin/sales")
+async def create_sale(request: web.Request) -> web.Response:
+    admin = await authenticate_admin(request)
+    new = await read_json(request, NewSale)
+    sale_id = uuid.uuid4()
+    # Postgres first: it is the durable record, and the start-up sync rebuilds a Redis hash
+    # that a crash between these two writes left missing.
+    await request.app[REPOSITORY].insert(sale_id, new, admin.user_id)
+    await request.app[STORE].create(sale_id, new)
+    view = SaleView.of(
+        sale_id,
+        name=new.name,
+        stock=new.stock,
+        remaining=new.stock,
+        starts_at_ms=datetime_to_ms(new.starts_at),
+        ends_at_ms=datetime_to_ms(new.ends_at),
+        per_user_limit=new.per_user_limit,
+        now_ms=now_ms(),
+    )
+    return model_response(view, status=201, headers={"Location": f"/api/v1/sales/{sale_id}"})
+
+
+@routes.get("/api/v1/admin/sales/{sale_id}/stats")
+async def sale_stats(request: web.Request) -> web.Response:
+    await authenticate_admin(request)
+    sale_id = path_uuid(request, "sale_id", missing="no such sale")
+    counters = await request.app[STORE].counters(sale_id)
+    if counters is None:
+        raise NotFound("no such sale")
+    orders = await request.app[REPOSITORY].count_orders(sale_id)
+    return web.json_response({"sale_id": str(sale_id), **counters, "orders": orders})

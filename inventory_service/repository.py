@@ -1,0 +1,56 @@
+"""Postgres adapter: sale definitions (the durable truth behind the Redis counters)."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import asyncpg
+
+from inventory_service.domain import NewSale
+
+
+class SaleRepository:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def insert(self, sale_id: UUID, sale: NewSale, created_by: UUID) -> None:
+        await self._pool.execute(
+            "INSERT INTO sales (sale_id, name, stock, starts_at, ends_at, per_user_limit,"
+            " created_by) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            sale_id,
+            sale.name,
+            sale.stock,
+            sale.starts_at,
+            sale.ends_at,
+            sale.per_user_limit,
+            created_by,
+        )
+
+    async def all_with_orders(self) -> list[tuple[UUID, NewSale, int]]:
+        """Every sale with its persisted order count (for rebuilding missing Redis state)."""
+        rows = await self._pool.fetch(
+            "SELECT s.sale_id, s.name, s.stock, s.starts_at, s.ends_at, s.per_user_limit,"
+            " (SELECT count(*) FROM orders o WHERE o.sale_id = s.sale_id) AS orders"
+            " FROM sales s"
+        )
+        return [
+            (
+                r["sale_id"],
+                NewSale(
+                    name=r["name"],
+                    stock=r["stock"],
+                    starts_at=r["starts_at"],
+                    ends_at=r["ends_at"],
+                    per_user_limit=r["per_user_limit"],
+                ),
+                r["orders"],
+            )
+            for r in rows
+        ]
+
+    async def exists(self, sale_id: UUID) -> bool:
+        return bool(await self._pool.fetchval("SELECT 1 FROM sales WHERE sale_id = $1", sale_id))
+
+    async def count_orders(self, sale_id: UUID) -> int:
+        count = await self._pool.fetchval("SELECT count(*) FROM orders WHERE sale_id = $1", sale_id)
+        return int(count)

@@ -1,0 +1,1 @@
+"""Order service: persists every decision once and finalises its ticket."""

@@ -1,0 +1,76 @@
+"""Composition root of the order service: build every dependency once, wire, run."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from order_service.appkeys import AMQP, BOARD, POOL, REPOSITORY, SETTINGS
+from order_service.http import routes
+from order_service.persistence import OrderRepository
+from order_service.persisting import DecisionPersister
+from order_service.settings import OrderSettings
+from order_service.tickets import TicketBoard
+from shared.consuming import consuming
+from shared.keys import Keys
+from shared.resources import open_amqp, open_postgres, open_redis
+from shared.service import create_base_app, token_verifier_ctx
+from shared.topology import Names, declare_topology
+
+
+async def _postgres(app: web.Application) -> AsyncIterator[None]:
+    pool = await open_postgres(app[SETTINGS].database_url)
+    app[POOL] = pool
+    app[REPOSITORY] = OrderRepository(pool)
+    yield
+    await pool.close()
+
+
+async def _redis(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    client = await open_redis(settings.redis_url)
+    app[BOARD] = TicketBoard(client, Keys(settings.namespace))
+    yield
+    await client.aclose()
+
+
+async def _consumer(app: web.Application) -> AsyncIterator[None]:
+    """Compete for the decisions queue with every other order service replica."""
+    settings = app[SETTINGS]
+    names = Names(settings.namespace, settings.intent_partitions)
+    connection = await open_amqp(settings.amqp_url, name="order_service")
+    app[AMQP] = connection
+    channel = await connection.channel()
+    await declare_topology(channel, names)
+    persister = DecisionPersister(app[REPOSITORY], app[BOARD])
+    async with consuming(
+        connection,
+        [(names.decisions_queue, persister)],
+        prefetch=settings.decision_prefetch,
+        shutdown_timeout=settings.shutdown_timeout,
+    ):
+        yield
+    with contextlib.suppress(Exception):
+        await connection.close()
+
+
+def create_app(settings: OrderSettings) -> web.Application:
+    async def postgres_ready() -> None:
+        await app[POOL].fetchval("SELECT 1")
+
+    async def redis_ready() -> None:
+        await app[BOARD].ping()
+
+    async def amqp_ready() -> None:
+        if AMQP not in app or app[AMQP].is_closed:
+            raise ConnectionError("not connected to the broker")
+
+    app = create_base_app(
+        {"postgres": postgres_ready, "redis": redis_ready, "rabbitmq": amqp_ready}
+    )
+    app[SETTINGS] = settings
+    app.cleanup_ctx.extend([token_verifier_ctx(settings), _postgres, _redis, _consumer])
+    app.add_routes(routes)
+    return app

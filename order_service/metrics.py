@@ -1,0 +1,18 @@
+"""The order service's own metrics (HTTP metrics come from shared.metrics)."""
+
+from prometheus_client import Counter, Histogram
+
+PERSISTED = Counter("orders_outcomes_persisted_total", "Ticket outcomes persisted", ["status"])
+BATCH_SIZE = Histogram(
+    "orders_persist_batch_size",
+    "Outcomes per Postgres transaction",
+    buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000),
+)
+DB_WRITE_SECONDS = Histogram(
+    "orders_db_write_seconds",
+    "Time of one batch transaction",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+POISON = Counter(
+    "orders_poison_messages_total", "Decision messages sent to the dead-letter queue", ["reason"]
+)

@@ -1,0 +1,44 @@
+"""The use case: persist a batch of decisions, then finalise the tickets, then ack."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from order_service import metrics
+from order_service.domain import outcomes_of
+from order_service.persistence import OrderRepository
+from order_service.tickets import TicketBoard
+from shared.consuming import Batch
+from shared.messages import Event, PoisonMessage, decode_events
+
+log = logging.getLogger(__name__)
+
+
+class DecisionPersister:
+    """Batch handler of the decisions queue: commit first, show the outcome second."""
+
+    def __init__(self, repository: OrderRepository, board: TicketBoard) -> None:
+        self._repository = repository
+        self._board = board
+
+    async def __call__(self, batch: Batch) -> None:
+        events: list[Event] = []
+        for message in batch:
+            try:
+                events.extend(decode_events(message.body).events)
+            except PoisonMessage as exc:
+                log.error("poison decision message dead-lettered", extra={"reason": str(exc)})
+                metrics.POISON.labels(type(exc).__name__).inc()
+                await message.reject(requeue=False)
+        outcomes = outcomes_of(events)
+        if not outcomes:
+            return
+        started = time.perf_counter()
+        await self._repository.persist(outcomes)
+        metrics.DB_WRITE_SECONDS.observe(time.perf_counter() - started)
+        # Only after the commit: a ticket never reads "confirmed" without its order row.
+        await self._board.finalise(outcomes)
+        metrics.BATCH_SIZE.observe(len(outcomes))
+        for outcome in outcomes:
+            metrics.PERSISTED.labels(outcome.status).inc()

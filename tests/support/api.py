@@ -1,0 +1,111 @@
+"""A small client of the public HTTP API, for end-to-end tests."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+
+FINAL = ("confirmed", "rejected")
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+
+class Api:
+    def __init__(self, session: aiohttp.ClientSession, base_url: str) -> None:
+        self.session = session
+        self.base = base_url.rstrip("/")
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        all_headers = dict(headers or {})
+        if token:
+            all_headers["Authorization"] = f"Bearer {token}"
+        async with self.session.request(
+            method, self.base + path, json=json, headers=all_headers
+        ) as resp:
+            body = await resp.json(content_type=None) if await resp.read() else None
+            return Reply(resp.status, body, dict(resp.headers))
+
+    async def register(self, username: str, password: str) -> Reply:
+        return await self.call(
+            "POST", "/api/v1/auth/register", json={"username": username, "password": password}
+        )
+
+    async def login(self, username: str, password: str) -> str:
+        reply = await self.call(
+            "POST", "/api/v1/auth/login", json={"username": username, "password": password}
+        )
+        assert reply.status == 200, reply
+        return str(reply.body["access_token"])
+
+    async def user(self, username: str, password: str = "correct-horse") -> str:
+        """Register and log in; the user's token."""
+        reply = await self.register(username, password)
+        assert reply.status == 201, reply
+        return await self.login(username, password)
+
+    async def create_sale(
+        self,
+        admin_token: str,
+        *,
+        stock: int,
+        per_user_limit: int = 1,
+        starts_in: timedelta = timedelta(seconds=-1),
+        lasts: timedelta = timedelta(hours=1),
+        name: str = "drop",
+    ) -> dict[str, Any]:
+        starts = datetime.now(UTC) + starts_in
+        reply = await self.call(
+            "POST",
+            "/api/v1/admin/sales",
+            token=admin_token,
+            json={
+                "name": name,
+                "stock": stock,
+                "starts_at": starts.isoformat(),
+                "ends_at": (starts + lasts).isoformat(),
+                "per_user_limit": per_user_limit,
+            },
+        )
+        assert reply.status == 201, reply
+        return dict(reply.body)
+
+    async def purchase(self, token: str, sale_id: str, *, key: str | None = None) -> Reply:
+        headers = {"Idempotency-Key": key} if key else None
+        return await self.call(
+            "POST", f"/api/v1/sales/{sale_id}/purchases", token=token, json={}, headers=headers
+        )
+
+    async def ticket(self, token: str, ticket_id: str) -> Reply:
+        return await self.call("GET", f"/api/v1/tickets/{ticket_id}", token=token)
+
+    async def wait_final(
+        self, token: str, ticket_id: str, *, timeout: float = 30
+    ) -> dict[str, Any]:
+        """Poll the ticket until it is confirmed or rejected."""
+        deadline = time.monotonic() + timeout
+        while True:
+            reply = await self.ticket(token, ticket_id)
+            assert reply.status == 200, reply
+            if reply.body["status"] in FINAL:
+                return dict(reply.body)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"ticket {ticket_id} still {reply.body} after {timeout}s")
+            await asyncio.sleep(0.05)

@@ -27,7 +27,10 @@ async def test_winners_are_the_first_k_eligible_intents_in_queue_order(
     rng = random.Random(7)
     now = datetime.now(UTC)
     sale = NewSale(
-        name="fifo", stock=10, starts_at=now - timedelta(minutes=1), ends_at=now + timedelta(hours=1)
+        name="fifo",
+        stock=10,
+        starts_at=now - timedelta(minutes=1),
+        ends_at=now + timedelta(hours=1),
     )
     sale_id = uuid4()
     keys = Keys(namespace)

@@ -4,7 +4,6 @@ import asyncio
 import time
 from uuid import uuid4
 
-import aio_pika
 import pytest
 
 from order_service.app import create_app

@@ -88,6 +88,7 @@ class IntentPublisher:
                 extra={
                     "partition": partition,
                     "size": len(batch),
+                    "ticket_ids": [str(p.ticket_id) for p in purchases],
                     "error": f"{type(exc).__name__}: {exc}",
                 },
             )

@@ -102,11 +102,12 @@ class IntentDecider:
                 "decisions",
                 confirm_timeout=self._publish_timeout,
             )
+        debug = log.isEnabledFor(logging.DEBUG)
         for event in events:
             metrics.DECISIONS.labels(
                 event.reason if isinstance(event, PurchaseRejected) else event.type
             ).inc()
-            if isinstance(event, PurchaseAccepted | PurchaseRejected):
+            if debug and isinstance(event, PurchaseAccepted | PurchaseRejected):
                 log.debug("decided", extra={"ticket_id": str(event.ticket_id), "event": event.type})
 
     async def _dead_letter(self, commands: list[Command]) -> None:

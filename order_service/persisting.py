@@ -40,5 +40,11 @@ class DecisionPersister:
         # Only after the commit: a ticket never reads "confirmed" without its order row.
         await self._board.finalise(outcomes)
         metrics.BATCH_SIZE.observe(len(outcomes))
+        debug = log.isEnabledFor(logging.DEBUG)
         for outcome in outcomes:
             metrics.PERSISTED.labels(outcome.status).inc()
+            if debug:
+                log.debug(
+                    "ticket final",
+                    extra={"ticket_id": str(outcome.ticket_id), "status": outcome.status},
+                )

@@ -52,7 +52,7 @@ class TokenVerifier:
         *,
         issuer: str,
         audience: str,
-        refresh_interval: float = 5.0,
+        refresh_interval: float = 1.0,
         cache_size: int = 100_000,
         leeway: float = 0.0,
     ) -> None:

@@ -1,0 +1,125 @@
+"""The composition root: build the auth service's app, one cleanup context per resource."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from auth_service import handlers, http
+from auth_service.appkeys import (
+    HASHER,
+    JWKS_BODY,
+    KEY_RING,
+    PG_POOL,
+    REDIS,
+    SETTINGS,
+    THROTTLE,
+    TOKEN_ISSUER,
+    USERS,
+)
+from auth_service.domain import Credentials
+from auth_service.keyfiles import load_key_ring
+from auth_service.passwords import BcryptHasher
+from auth_service.settings import AuthSettings
+from auth_service.throttle import RedisLoginThrottle
+from auth_service.tokens import TokenIssuer
+from auth_service.users import PostgresUsers
+from shared.resources import open_postgres, open_redis
+from shared.service import create_base_app
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: AuthSettings) -> web.Application:
+    """The auth service's app; nothing connects until it starts."""
+    app: web.Application
+
+    async def postgres_ready() -> object:
+        return await app[PG_POOL].fetchval("SELECT 1")
+
+    async def redis_ready() -> object:
+        return await app[REDIS].ping()
+
+    app = create_base_app({"postgres": postgres_ready, "redis": redis_ready})
+    app[SETTINGS] = settings
+    # Order matters: keys first, so that a key problem fails the start at once instead of
+    # after waiting for the servers; later contexts use what earlier ones made.
+    app.cleanup_ctx.extend(
+        [signing_keys_ctx, hasher_ctx, postgres_ctx, redis_ctx, admin_bootstrap_ctx]
+    )
+    app.add_routes(http.routes())
+    return app
+
+
+async def signing_keys_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    # File reads and (in development) RSA key generation block: keep them off the loop.
+    ring = await asyncio.to_thread(load_key_ring, settings)
+    document = ring.jwks()
+    app[KEY_RING] = ring
+    app[JWKS_BODY] = json.dumps(document).encode()
+    app[TOKEN_ISSUER] = TokenIssuer(
+        ring.signing,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        ttl_seconds=settings.jwt_ttl_seconds,
+    )
+    retired = [jwk["kid"] for jwk in document["keys"][1:]]
+    log.info("signing keys loaded", extra={"kid": ring.signing.kid, "retired_kids": retired})
+    yield
+
+
+async def hasher_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    hasher = BcryptHasher(rounds=settings.bcrypt_rounds, workers=settings.bcrypt_workers)
+    app[HASHER] = hasher
+    try:
+        await hasher.start()
+        yield
+    finally:
+        await hasher.close()
+
+
+async def postgres_ctx(app: web.Application) -> AsyncIterator[None]:
+    pool = await open_postgres(app[SETTINGS].database_url)
+    app[PG_POOL] = pool
+    app[USERS] = PostgresUsers(pool)
+    try:
+        yield
+    finally:
+        await pool.close()
+
+
+async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    client = await open_redis(settings.redis_url)
+    app[REDIS] = client
+    app[THROTTLE] = RedisLoginThrottle(
+        client,
+        namespace=settings.namespace,
+        max_per_user=settings.login_max_failures_per_user,
+        max_per_client=settings.login_max_failures_per_client,
+        window_seconds=settings.login_failure_window_seconds,
+    )
+    try:
+        yield
+    finally:
+        await client.aclose()
+
+
+async def admin_bootstrap_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    if settings.admin_username is not None and settings.admin_password is not None:
+        credentials = Credentials(
+            username=settings.admin_username, password=settings.admin_password
+        )
+        outcome = await handlers.ensure_admin(credentials, users=app[USERS], hasher=app[HASHER])
+        log.info(
+            "admin account ensured",
+            extra={"username": outcome.user.username, "action": outcome.action},
+        )
+    yield

@@ -1,0 +1,24 @@
+"""Typed application keys: the composition root (app.py) fills them, the routes read them."""
+
+from __future__ import annotations
+
+import asyncpg
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from auth_service.keys import KeyRing
+from auth_service.passwords import BcryptHasher
+from auth_service.settings import AuthSettings
+from auth_service.throttle import RedisLoginThrottle
+from auth_service.tokens import TokenIssuer
+from auth_service.users import PostgresUsers
+
+SETTINGS = web.AppKey("settings", AuthSettings)
+PG_POOL = web.AppKey("pg_pool", asyncpg.Pool)
+REDIS = web.AppKey("redis", aioredis.Redis)
+HASHER = web.AppKey("hasher", BcryptHasher)
+KEY_RING = web.AppKey("key_ring", KeyRing)
+JWKS_BODY = web.AppKey("jwks_body", bytes)
+TOKEN_ISSUER = web.AppKey("token_issuer", TokenIssuer)
+USERS = web.AppKey("users", PostgresUsers)
+THROTTLE = web.AppKey("throttle", RedisLoginThrottle)

@@ -1,0 +1,33 @@
+"""What the use cases need from the outside world, as Protocols (fakes in unit tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from auth_service.domain import Attempt, StoredUser, User
+from shared.tokens import Role
+
+
+class UserStore(Protocol):
+    async def add(self, user: User, password_hash: str) -> None: ...
+
+    async def find(self, username: str) -> StoredUser | None: ...
+
+    async def save_admin(self, username: str, password_hash: str) -> tuple[User, bool]: ...
+
+    async def ensure_bench_users(self, usernames: Sequence[str], role: Role) -> list[User]: ...
+
+
+class PasswordHasher(Protocol):
+    async def hash(self, password: str) -> str: ...
+
+    async def verify(self, password: str, password_hash: str | None) -> bool: ...
+
+
+class LoginThrottle(Protocol):
+    async def begin(self, attempt: Attempt) -> None: ...
+
+    async def succeeded(self, attempt: Attempt) -> None: ...
+
+    async def abandoned(self, attempt: Attempt) -> None: ...

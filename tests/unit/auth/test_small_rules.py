@@ -1,0 +1,38 @@
+import pytest
+
+from auth_service.handlers import bench_usernames
+from auth_service.http import client_address
+from auth_service.throttle import retry_after_seconds
+
+
+@pytest.mark.parametrize(
+    ("wait_ms", "seconds"), [(1, 1), (999, 1), (1000, 1), (1001, 2), (299_500, 300)]
+)
+def test_retry_after_rounds_up_to_whole_seconds(wait_ms, seconds):
+    assert retry_after_seconds(wait_ms) == seconds
+
+
+@pytest.mark.parametrize(
+    ("forwarded", "peer", "expected"),
+    [
+        (None, "10.0.0.1", "10.0.0.1"),
+        ("", "10.0.0.1", "10.0.0.1"),
+        ("1.2.3.4", "10.0.0.1", "1.2.3.4"),
+        ("6.6.6.6, 1.2.3.4", "10.0.0.1", "1.2.3.4"),  # the last hop is the gateway's
+        ("1.2.3.4, not-an-ip", "10.0.0.1", "10.0.0.1"),
+        ("2001:DB8::0:1", None, "2001:db8::1"),
+        (None, None, "unknown"),
+    ],
+)
+def test_client_address(forwarded, peer, expected):
+    assert client_address(forwarded, peer) == expected
+
+
+def test_bench_usernames():
+    assert bench_usernames("bench", 3) == ["bench-1", "bench-2", "bench-3"]
+    with pytest.raises(ValueError, match="prefix"):
+        bench_usernames("has space", 1)
+    with pytest.raises(ValueError, match="prefix"):
+        bench_usernames("x" * 60, 100_000)
+    with pytest.raises(ValueError, match="count"):
+        bench_usernames("bench", 0)

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
+from gateway import docs
 from gateway.appkeys import AMQP, AUTH, CATALOG, INVENTORY, ORDERS, PUBLISHER, SETTINGS, TICKETS
 from gateway.http import routes
 from gateway.proxy import Upstream
@@ -76,4 +77,5 @@ def create_app(settings: GatewaySettings) -> web.Application:
     app[SETTINGS] = settings
     app.cleanup_ctx.extend([token_verifier_ctx(settings), _upstreams, _redis, _publisher])
     app.add_routes(routes)
+    app.add_routes(docs.routes)
     return app

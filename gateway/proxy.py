@@ -5,10 +5,17 @@ from __future__ import annotations
 import aiohttp
 from aiohttp import web
 
-from shared.errors import ServiceUnavailable
+from shared.errors import NotFound, ServiceUnavailable
 
 _FORWARD_REQUEST = ("Authorization", "Content-Type", "Accept", "Idempotency-Key")
-_FORWARD_RESPONSE = ("Content-Type", "Retry-After", "WWW-Authenticate", "Location", "Cache-Control")
+_FORWARD_RESPONSE = (
+    "Content-Type",
+    "Retry-After",
+    "WWW-Authenticate",
+    "Location",
+    "Cache-Control",
+    "Allow",
+)
 
 
 class Upstream:
@@ -22,6 +29,10 @@ class Upstream:
 
     async def forward(self, request: web.Request) -> web.Response:
         """Send the request on unchanged; answer with the upstream's status and body."""
+        # The client library resolves "." and ".." (percent-encoded too): without this,
+        # /api/v1/auth/%2e%2e/metrics would reach routes the gateway does not expose.
+        if any(segment in (".", "..") for segment in request.path.split("/")):
+            raise NotFound("no such resource")
         headers = {h: request.headers[h] for h in _FORWARD_REQUEST if h in request.headers}
         # Append the peer, so the last X-Forwarded-For entry is one the client cannot forge.
         peer = request.remote or "unknown"

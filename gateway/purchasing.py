@@ -27,11 +27,16 @@ async def place_purchase(
     sale = await catalog.get(sale_id)
     if sale is None:
         raise NotFound("no such sale")
+    if idempotency_key is not None:
+        # Before the window check: a retry after the sale ended still gets its ticket.
+        earlier = await tickets.claimed_key(user_id, sale_id, idempotency_key)
+        if earlier is not None:
+            return await _earlier_ticket(tickets, user_id, earlier)
     ensure_purchasable(sale)
     ticket_id = uuid.uuid4()
     if idempotency_key is not None:
         earlier = await tickets.claim_key(user_id, sale_id, idempotency_key, ticket_id)
-        if earlier is not None:
+        if earlier is not None:  # a concurrent request with the same key won the claim
             return await _earlier_ticket(tickets, user_id, earlier)
     purchase = PlacePurchase(
         ticket_id=ticket_id, sale_id=sale_id, user_id=user_id, requested_at_ms=now_ms()

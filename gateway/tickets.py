@@ -70,6 +70,11 @@ class TicketStore:
         )
         return cast(str | None, previous)
 
+    async def claimed_key(self, user_id: UUID, sale_id: UUID, key: str) -> str | None:
+        """The value of ``key`` if an earlier request claimed it."""
+        value = await self._redis.get(self._keys.idempotency(user_id, f"{sale_id}:{key}"))
+        return cast(str | None, value)
+
     async def confirm_key(self, user_id: UUID, sale_id: UUID, key: str, ticket_id: UUID) -> None:
         await self._redis.set(
             self._keys.idempotency(user_id, f"{sale_id}:{key}"),

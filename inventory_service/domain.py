@@ -6,8 +6,9 @@ integration tests run both on the same sequences and require the same answers.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -81,7 +82,9 @@ def add_stock(sale: SaleCounters, command: AddStock) -> StockIncreased:
 
 
 def decide_batch(
-    sales: dict[UUID, SaleCounters], commands: list[Command], decided: dict[UUID, Decision]
+    sales: dict[UUID, SaleCounters],
+    commands: Sequence[Command],
+    decided: dict[UUID, Decision],
 ) -> list[Decision]:
     """Decide ``commands`` in order; a key already in ``decided`` gets its earlier outcome."""
     out: list[Decision] = []
@@ -104,12 +107,17 @@ def decide_batch(
     return out
 
 
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+
+
 class NewSale(BaseModel):
     """An admin's request to create a sale."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(min_length=1, max_length=200)
+    # No NUL: Postgres text cannot hold it.
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00]*$")
     stock: int = Field(ge=1, le=1_000_000_000)
     starts_at: datetime
     ends_at: datetime
@@ -121,4 +129,7 @@ class NewSale(BaseModel):
             raise ValueError("starts_at and ends_at need a time zone offset (RFC 3339)")
         if self.ends_at <= self.starts_at:
             raise ValueError("ends_at must be after starts_at")
+        # Inside what Postgres and epoch milliseconds both hold, whatever the offset.
+        if self.starts_at < _EARLIEST or self.ends_at > _LATEST:
+            raise ValueError("times must lie between 1970-01-01 and 9999-01-01 (UTC)")
         return self

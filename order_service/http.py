@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from order_service.appkeys import REPOSITORY
 from shared.errors import ValidationFailed
@@ -15,7 +15,15 @@ routes = web.RouteTableDef()
 class OrdersQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
+    # Digits only: int() would also take "5_0", " 5 " and "+5".
     limit: int = Field(default=100, ge=1, le=1000)
+
+    @field_validator("limit", mode="before")
+    @classmethod
+    def _digits(cls, value: object) -> object:
+        if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+            raise ValueError("limit must be a whole number")
+        return value
 
 
 @routes.get("/api/v1/orders")

@@ -114,12 +114,14 @@ async def read_json(request: web.Request, model: type[M], *, allow_empty: bool =
         raw = b"{}"
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise MalformedJson("the request body is not valid JSON") from None
     if not isinstance(data, dict):
         raise MalformedJson("the request body must be a JSON object")
     try:
-        return model.model_validate(data)
+        # Strict: "5", 5.0 and true are not an integer, a number is not a date. JSON has no
+        # date or UUID type, so strict JSON mode still reads those from strings.
+        return model.model_validate_json(raw, strict=True)
     except ValidationError as exc:
         raise ValidationFailed(
             "the request body has invalid fields",

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import pytest
-import yaml  # type: ignore[import-untyped]
+import yaml
 from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
 
@@ -122,13 +122,13 @@ def raw_compose() -> dict[str, Any]:
 @cache
 def compose() -> dict[str, Any]:
     """The compose file after YAML merges and variable defaults."""
-    return _resolved(raw_compose())  # type: ignore[no-any-return]
+    return _resolved(raw_compose())
 
 
 def service(name: str) -> dict[str, Any]:
     services = compose()["services"]
     assert name in services, f"docker-compose.yml has no service {name!r}"
-    return services[name]  # type: ignore[no-any-return]
+    return services[name]
 
 
 def environment(name: str) -> dict[str, str]:
@@ -145,7 +145,7 @@ def settings_class(name: str) -> type[BaseSettings]:
     module, _, cls = SETTINGS[name].rpartition(".")
     found = getattr(importlib.import_module(module), cls)
     assert issubclass(found, BaseSettings)
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def env_names(cls: type[BaseSettings]) -> set[str]:

@@ -116,7 +116,7 @@ async def test_script_matches_the_rules_on_random_sequences(store, seed):
         else:
             at = rng.choice([start_ms - 1, start_ms, start_ms + 10, end_ms - 1, end_ms])
             commands.append(intent(sale_id, rng.choice(users), at))
-    decided = {}
+    decided: dict = {}
     position = 0
     while position < len(commands):
         size = rng.randint(1, 40)

@@ -1,9 +1,12 @@
+import json
 from uuid import uuid4
 
 import pytest
+from pydantic import ValidationError
 
 from inventory_service.domain import (
     Accepted,
+    NewSale,
     Rejected,
     SaleCounters,
     StockIncreased,
@@ -46,7 +49,7 @@ def test_stock_runs_out_then_sold_out():
     s = sale(stock=2)
     decisions = [decide_purchase(s, intent()) for _ in range(4)]
     assert [type(d) for d in decisions] == [Accepted, Accepted, Rejected, Rejected]
-    assert {d.reason for d in decisions[2:]} == {"sold_out"}
+    assert decisions[2:] == [Rejected(d.ticket_id, "sold_out") for d in decisions[2:]]
     assert (s.remaining, s.accepted, s.rejected) == (0, 2, 2)
 
 
@@ -63,7 +66,8 @@ def test_sold_out_is_reported_before_the_limit():
     s = sale(stock=1)
     user = uuid4()
     decide_purchase(s, intent(user=user))
-    assert decide_purchase(s, intent(user=user)).reason == "sold_out"
+    second = intent(user=user)
+    assert decide_purchase(s, second) == Rejected(second.ticket_id, "sold_out")
 
 
 def test_redelivery_repeats_the_first_decision_without_a_second_decrement():
@@ -103,3 +107,26 @@ def test_unknown_sale_is_not_recorded():
     i = intent()
     assert decide_batch({}, [i], decided) == [UnknownSale(i.sale_id)]
     assert decided == {}
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"name": "nul\x00byte"},
+        {"starts_at": "0001-01-01T00:00:00+23:59"},
+        {"ends_at": "9999-12-31T23:59:59-01:00"},
+        {"starts_at": "2030-01-01T00:00:00"},  # no offset
+        {"ends_at": "2029-12-31T00:00:00Z"},  # before the start
+        {"stock": 0},
+        {"per_user_limit": 0},
+    ],
+)
+def test_new_sale_refuses_what_cannot_be_stored_or_makes_no_sense(fields):
+    base = {
+        "name": "drop",
+        "stock": 5,
+        "starts_at": "2030-01-01T00:00:00Z",
+        "ends_at": "2030-01-02T00:00:00Z",
+    }
+    with pytest.raises(ValidationError):
+        NewSale.model_validate_json(json.dumps({**base, **fields}), strict=True)

@@ -1,0 +1,250 @@
+"""gateway/openapi.json: a valid OpenAPI 3.0 document that matches the code it describes."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from importlib import resources
+from typing import Any, get_args
+
+import pytest
+from aiohttp import hdrs, web
+from aiohttp.test_utils import make_mocked_request
+from openapi_spec_validator import OpenAPIV30SpecValidator
+from pydantic import BaseModel
+
+from auth_service import http as auth_http
+from auth_service.domain import Credentials, LoginRequest, username_problem
+from gateway import docs
+from gateway.app import create_app
+from gateway.domain import PurchaseRequest, TicketStatus, TicketView, idempotency_key
+from gateway.settings import GatewaySettings
+from inventory_service import http as inventory_http
+from inventory_service.domain import NewSale
+from order_service import http as order_http
+from order_service.http import OrdersQuery
+from shared.errors import BadRequest
+from shared.messages import RejectReason
+from shared.sales import SaleState, SaleView
+from shared.service import MAX_BODY_BYTES
+
+METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+# The gateway forwards everything under these prefixes; the spec names the concrete paths.
+PROXIES = {"/api/v1/auth/{tail}": "/api/v1/auth/", "/api/v1/admin/{tail}": "/api/v1/admin/"}
+# Paths the gateway forwards to another service, reading any request body to send it on.
+FORWARDED = ("/api/v1/auth/", "/api/v1/admin/", "/api/v1/orders")
+
+
+@pytest.fixture(scope="module")
+def spec() -> dict[str, Any]:
+    text = resources.files("gateway").joinpath("openapi.json").read_text(encoding="utf-8")
+    return dict(json.loads(text))
+
+
+def operations(spec: dict[str, Any]) -> set[tuple[str, str]]:
+    return {
+        (path, method.upper())
+        for path, item in spec["paths"].items()
+        for method in item
+        if method in METHODS
+    }
+
+
+def gateway_app() -> web.Application:
+    """The real gateway app, never started: cleanup contexts (connections) run only on start."""
+    app = create_app(GatewaySettings())
+    if not any(r.canonical == "/api/openapi.json" for r in app.router.resources()):
+        app.add_routes(docs.routes)  # until gateway/app.py wires them itself
+    return app
+
+
+def app_routes(app: web.Application) -> set[tuple[str, str]]:
+    """(path template, method) of every route; HEAD only where aiohttp did not add it for GET."""
+    found = set()
+    for resource in app.router.resources():
+        methods = {route.method for route in resource}
+        if hdrs.METH_GET in methods:
+            methods.discard(hdrs.METH_HEAD)
+        found |= {(resource.canonical, method) for method in methods}
+    return found
+
+
+def ecma_search(pattern: str, value: str) -> bool:
+    """``pattern`` as JSON Schema reads it: its ``$`` (ECMA 262) never matches before a newline."""
+    return re.search(re.sub(r"\$$", r"\\Z", pattern), value) is not None
+
+
+def concrete(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", str(uuid.uuid4()), path)
+
+
+def schema(spec: dict[str, Any], name: str) -> dict[str, Any]:
+    return dict(spec["components"]["schemas"][name])
+
+
+def resolve(spec: dict[str, Any], node: Any) -> Any:
+    while isinstance(node, dict) and "$ref" in node:
+        kind, name = node["$ref"].split("/")[-2:]
+        node = spec["components"][kind][name]
+    return node
+
+
+def responses(spec: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any]]]:
+    return [
+        (path, method, status, resolve(spec, response))
+        for path, item in spec["paths"].items()
+        for method, operation in item.items()
+        if method in METHODS
+        for status, response in operation["responses"].items()
+    ]
+
+
+def test_the_document_is_valid_openapi_3_0(spec):
+    assert spec["openapi"] == "3.0.3"
+    OpenAPIV30SpecValidator(spec).validate()
+
+
+def test_every_route_of_the_gateway_is_documented(spec):
+    documented = operations(spec)
+    own = {(path, m) for path, m in app_routes(gateway_app()) if m != hdrs.METH_ANY}
+    assert own - documented == set()
+
+
+async def test_every_documented_operation_is_served(spec):
+    app = gateway_app()
+    own = app_routes(app)
+    catch_alls = {path for path, method in own if method == hdrs.METH_ANY}
+    assert catch_alls == set(PROXIES), "a new catch-all route needs its paths in the spec"
+    for path, method in sorted(operations(spec)):
+        proxy = next((p for p, prefix in PROXIES.items() if path.startswith(prefix)), None)
+        if proxy is None:
+            assert (path, method) in own, f"{method} {path} is documented but not served"
+            continue
+        match = await app.router.resolve(make_mocked_request(method, concrete(path), app=app))
+        assert match.http_exception is None, f"{method} {path}"
+        assert match.route.resource is not None
+        assert match.route.resource.canonical == proxy, f"{method} {path}"
+
+
+def test_forwarded_operations_are_exactly_the_services_routes(spec):
+    served = {
+        (route.path, route.method)
+        for route in [*auth_http.routes(), *inventory_http.routes, *order_http.routes]
+        if isinstance(route, web.RouteDef)
+    }
+    assert {op for op in operations(spec) if op[0].startswith(FORWARDED)} == {
+        op for op in served if op[0].startswith(FORWARDED)
+    }
+
+
+def test_every_error_has_the_error_body_and_its_headers(spec):
+    error_schemas = {"#/components/schemas/Error", "#/components/schemas/ValidationError"}
+    for path, method, status, response in responses(spec):
+        where = f"{method} {path} {status}"
+        if int(status) < 400:
+            continue
+        media = response["content"]["application/json"]
+        if (path, status) != ("/readyz", "503"):
+            assert media["schema"]["$ref"] in error_schemas, where
+        headers = response.get("headers", {})
+        if status in ("503", "429"):
+            assert resolve(spec, headers["Retry-After"])["required"] is True, where
+        if status == "401":
+            assert resolve(spec, headers["WWW-Authenticate"])["required"] is True, where
+
+
+def test_secured_operations_document_their_failures(spec):
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method not in METHODS:
+                continue
+            secured = operation.get("security", spec.get("security", [])) != []
+            codes = set(operation["responses"])
+            where = f"{method} {path}"
+            if secured:
+                assert {"401", "503"} <= codes, where
+            assert ("403" in codes) == path.startswith("/api/v1/admin/"), where
+            if "requestBody" in operation or path.startswith(FORWARDED):
+                assert "413" in codes, where
+
+
+@pytest.mark.parametrize(
+    ("name", "model"),
+    [
+        ("RegisterRequest", Credentials),
+        ("LoginRequest", LoginRequest),
+        ("NewSale", NewSale),
+        ("PurchaseRequest", PurchaseRequest),
+    ],
+)
+def test_request_bodies_match_the_models(spec, name, model: type[BaseModel]):
+    body = schema(spec, name)
+    assert set(body["properties"]) == set(model.model_fields)
+    assert set(body.get("required", [])) == {
+        field for field, info in model.model_fields.items() if info.is_required()
+    }
+    forbid = model.model_config.get("extra") == "forbid"
+    assert body.get("additionalProperties", True) is (not forbid)
+
+
+@pytest.mark.parametrize(("name", "model"), [("Sale", SaleView), ("Ticket", TicketView)])
+def test_response_bodies_match_the_models(spec, name, model: type[BaseModel]):
+    body = schema(spec, name)
+    # model_dump_json writes every field, None included.
+    assert set(body["properties"]) == set(body["required"]) == set(model.model_fields)
+
+
+def test_enums_match_the_code(spec):
+    assert schema(spec, "Sale")["properties"]["state"]["enum"] == list(get_args(SaleState))
+    assert schema(spec, "TicketStatus")["enum"] == list(get_args(TicketStatus))
+    reasons = schema(spec, "Ticket")["properties"]["reason"]["enum"]
+    assert reasons == [*get_args(RejectReason), None]
+
+
+def test_new_sale_bounds_match_the_model(spec):
+    documented = schema(spec, "NewSale")["properties"]
+    generated = NewSale.model_json_schema()["properties"]
+    for field in ("name", "stock", "per_user_limit"):
+        for key in ("minLength", "maxLength", "minimum", "maximum", "default"):
+            assert documented[field].get(key) == generated[field].get(key), (field, key)
+
+
+def test_limit_bounds_match_the_order_service(spec):
+    documented = spec["components"]["parameters"]["Limit"]["schema"]
+    generated = OrdersQuery.model_json_schema()["properties"]["limit"]
+    for key in ("minimum", "maximum", "default"):
+        assert documented[key] == generated[key], key
+
+
+def test_the_body_limit_is_the_servers(spec):
+    description = spec["components"]["responses"]["PayloadTooLarge"]["description"]
+    assert f"{MAX_BODY_BYTES:,}" in description
+
+
+@pytest.mark.parametrize(
+    "name", ["bob", "a" * 64, "A.b_c-9", "ab", "a" * 65, "al ice", "álvaro", "bob\n", ""]
+)
+def test_username_rules_match(spec, name):
+    rules = schema(spec, "RegisterRequest")["properties"]["username"]
+    documented = rules["minLength"] <= len(name) <= rules["maxLength"] and ecma_search(
+        rules["pattern"], name
+    )
+    assert documented == (username_problem(name) is None)
+
+
+@pytest.mark.parametrize(
+    "key", ["k", "~" * 128, "order-42:retry", "a" * 129, "with space", "tab\t", "é", ""]
+)
+def test_idempotency_key_rules_match(spec, key):
+    rules = spec["components"]["parameters"]["IdempotencyKey"]["schema"]
+    documented = rules["minLength"] <= len(key) <= rules["maxLength"] and ecma_search(
+        rules["pattern"], key
+    )
+    try:
+        idempotency_key(key)
+    except BadRequest:
+        accepted = False
+    else:
+        accepted = True
+    assert documented == accepted

@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-unit test-integration test-e2e lint fmt up down clean
+.PHONY: install run test test-unit test-integration test-e2e test-faults test-security lint fmt up down clean
 
 install: $(STAMP)
 
@@ -29,6 +29,12 @@ test-integration: install
 
 test-e2e: install
 	$(PY) -m pytest tests/e2e
+
+test-faults: install
+	$(PY) -m pytest tests/faults
+
+test-security: install
+	$(PY) -m pytest tests/security
 
 lint: install
 	$(VENV)/bin/ruff check .

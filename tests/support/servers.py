@@ -65,7 +65,7 @@ def discover(stack: ExitStack) -> Servers:
         raise ServersUnavailable(
             "the integration tests need RabbitMQ, PostgreSQL and Redis; not reachable: "
             + ", ".join(f"{n}={urls[n]}" for n in missing)
-            + ". Start them (see README, 'Running the tests'), point the TEST_* variables at "
+            + ". Start them (see README, 'Run it'), point the TEST_* variables at "
             "running servers, or run a Docker engine so that testcontainers can start them."
         )
     if "TEST_AMQP_URL" in missing:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -9,11 +10,13 @@ import aiohttp
 from aiohttp import web
 
 from gateway import docs
-from gateway.appkeys import AMQP, AUTH, CATALOG, INVENTORY, ORDERS, PUBLISHER, SETTINGS, TICKETS
+from gateway.appkeys import AMQP, AUTH, INVENTORY, ORDERS, PURCHASES, SALES, SETTINGS, TICKETS
+from gateway.domain import AdmissionLimits
 from gateway.http import routes
 from gateway.proxy import Upstream
 from gateway.publisher import IntentPublisher
-from gateway.sales import SaleCatalog
+from gateway.purchasing import Purchases
+from gateway.sales import SaleCache
 from gateway.settings import GatewaySettings
 from gateway.tickets import TicketStore
 from shared.keys import Keys
@@ -36,9 +39,13 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     client = await open_redis(settings.redis_url)
     keys = Keys(settings.namespace)
-    app[CATALOG] = SaleCatalog(client, keys)
+    app[SALES] = SaleCache(client, keys, refresh_interval=settings.sale_refresh_seconds)
     app[TICKETS] = TicketStore(client, keys, idempotency_ttl=settings.idempotency_ttl_seconds)
+    follower = asyncio.create_task(app[SALES].follow())
     yield
+    follower.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await follower
     await client.aclose()
 
 
@@ -53,12 +60,23 @@ async def _publisher(app: web.Application) -> AsyncIterator[None]:
     publisher = IntentPublisher(
         topology.intents,
         app[TICKETS],
+        app[SALES],
         names,
         linger=settings.publish_linger_ms / 1000,
         max_batch=settings.publish_max_batch,
         confirm_timeout=settings.publish_timeout,
     )
-    app[PUBLISHER] = publisher
+    app[PURCHASES] = Purchases(
+        sales=app[SALES],
+        tickets=app[TICKETS],
+        publisher=publisher,
+        names=names,
+        limits=AdmissionLimits(
+            demand_factor=settings.admission_demand_factor,
+            demand_slack=settings.admission_demand_slack,
+            partition_max_waiting=settings.admission_partition_max_waiting,
+        ),
+    )
     yield
     await publisher.close()
     with contextlib.suppress(Exception):

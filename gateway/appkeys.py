@@ -4,15 +4,15 @@ from aio_pika.abc import AbstractRobustConnection
 from aiohttp import web
 
 from gateway.proxy import Upstream
-from gateway.publisher import IntentPublisher
-from gateway.sales import SaleCatalog
+from gateway.purchasing import Purchases
+from gateway.sales import SaleCache
 from gateway.settings import GatewaySettings
 from gateway.tickets import TicketStore
 
 SETTINGS = web.AppKey("settings", GatewaySettings)
-CATALOG = web.AppKey("catalog", SaleCatalog)
+SALES = web.AppKey("sales", SaleCache)
 TICKETS = web.AppKey("tickets", TicketStore)
-PUBLISHER = web.AppKey("publisher", IntentPublisher)
+PURCHASES = web.AppKey("purchases", Purchases)
 AMQP = web.AppKey("amqp", AbstractRobustConnection)
 AUTH = web.AppKey("auth", Upstream)
 INVENTORY = web.AppKey("inventory", Upstream)

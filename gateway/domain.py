@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.errors import BadRequest, Conflict
+from shared.errors import BadRequest, Conflict, ServiceUnavailable
 from shared.sales import SaleView
 
 TicketStatus = Literal["queued", "accepted", "confirmed", "rejected"]
@@ -33,10 +34,44 @@ class TicketView(BaseModel):
 
 
 def ensure_purchasable(sale: SaleView) -> None:
-    """Refuse at once what the decider could only reject: a sale outside its window."""
+    """Refuse at once what the decider could only reject: outside the window, or sold out."""
     if sale.state in ("scheduled", "ended"):
         when = "has not started" if sale.state == "scheduled" else "has ended"
         raise Conflict(f"the sale {when}", code="sale_not_active")
+    if sale.state == "sold_out":
+        raise Conflict("the sale is sold out", code="sold_out")
+
+
+@dataclass(frozen=True)
+class AdmissionLimits:
+    """How much waiting demand a gateway lets into the line (see admit)."""
+
+    demand_factor: float
+    demand_slack: int
+    partition_max_waiting: int
+
+
+def admit(
+    *, remaining: int, waiting_for_sale: int, waiting_in_partition: int, limits: AdmissionLimits
+) -> None:
+    """Refuse work that can only end in a rejection, or that the line cannot take now.
+
+    A partition holding too many undecided intents answers 503 (come back shortly); a sale
+    whose waiting demand already far exceeds its stock answers 409: those ahead in line
+    will take everything unless many of them drop out.
+    """
+    if waiting_in_partition >= limits.partition_max_waiting:
+        raise ServiceUnavailable(
+            "too many purchases are waiting to be decided; retry shortly",
+            code="overloaded",
+            retry_after=1,
+        )
+    if waiting_for_sale >= remaining * limits.demand_factor + limits.demand_slack:
+        raise Conflict(
+            "the buyers already in line want far more than the stock left",
+            code="demand_exceeds_stock",
+            headers={"Retry-After": "2"},
+        )
 
 
 def idempotency_key(header: str | None) -> str | None:

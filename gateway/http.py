@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.appkeys import AUTH, CATALOG, INVENTORY, ORDERS, PUBLISHER, TICKETS
+from gateway.appkeys import AUTH, INVENTORY, ORDERS, PURCHASES, SALES, TICKETS
 from gateway.domain import PurchaseRequest, idempotency_key
-from gateway.purchasing import place_purchase
 from shared.errors import NotFound
 from shared.service import authenticate, authenticate_admin
 from shared.web import model_response, path_uuid, read_json
@@ -28,7 +27,7 @@ async def admin_proxy(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/sales")
 async def list_sales(request: web.Request) -> web.Response:
-    sales = await request.app[CATALOG].all()
+    sales = await request.app[SALES].all()
     return web.Response(
         body=b"[" + b",".join(s.model_dump_json().encode() for s in sales) + b"]",
         content_type="application/json",
@@ -38,10 +37,10 @@ async def list_sales(request: web.Request) -> web.Response:
 @routes.get("/api/v1/sales/{sale_id}")
 async def get_sale(request: web.Request) -> web.Response:
     sale_id = path_uuid(request, "sale_id", missing="no such sale")
-    sale = await request.app[CATALOG].get(sale_id)
+    sale = await request.app[SALES].get(sale_id)
     if sale is None:
         raise NotFound("no such sale")
-    return model_response(sale)
+    return model_response(sale.view())
 
 
 @routes.post("/api/v1/sales/{sale_id}/purchases")
@@ -49,13 +48,8 @@ async def purchase(request: web.Request) -> web.Response:
     claims = await authenticate(request)
     sale_id = path_uuid(request, "sale_id", missing="no such sale")
     await read_json(request, PurchaseRequest, allow_empty=True)
-    ticket = await place_purchase(
-        catalog=request.app[CATALOG],
-        tickets=request.app[TICKETS],
-        publisher=request.app[PUBLISHER],
-        user_id=claims.user_id,
-        sale_id=sale_id,
-        idempotency_key=idempotency_key(request.headers.get("Idempotency-Key")),
+    ticket = await request.app[PURCHASES].place(
+        claims.user_id, sale_id, idempotency_key(request.headers.get("Idempotency-Key"))
     )
     return web.json_response(
         {"ticket_id": str(ticket.ticket_id), "status": ticket.status},

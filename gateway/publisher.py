@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 
 from aio_pika.abc import AbstractExchange
 
 from gateway import metrics
+from gateway.sales import SaleCache
 from gateway.tickets import TicketStore
 from shared.errors import ServiceUnavailable
 from shared.messages import CommandBatch, PlacePurchase, encode
 from shared.publishing import publish_confirmed
 from shared.topology import Names
+from shared.web import DEPENDENCY_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +34,7 @@ class IntentPublisher:
         self,
         exchange: AbstractExchange,
         tickets: TicketStore,
+        sales: SaleCache,
         names: Names,
         *,
         linger: float,
@@ -39,6 +43,7 @@ class IntentPublisher:
     ) -> None:
         self._exchange = exchange
         self._tickets = tickets
+        self._sales = sales
         self._names = names
         self._linger = linger
         self._max_batch = max_batch
@@ -106,6 +111,11 @@ class IntentPublisher:
         for _, future in batch:
             if not future.done():
                 future.set_result(None)
+        # After the answers: counting the line is for admission control, not for the buyer.
+        try:
+            await self._sales.record_enqueued(Counter(p.sale_id for p in purchases))
+        except DEPENDENCY_ERRORS as exc:
+            log.warning("enqueued count not recorded", extra={"error": f"{exc!r}"})
 
     async def close(self) -> None:
         """Publish what is buffered and wait for every publish in flight."""

@@ -5,61 +5,84 @@ from __future__ import annotations
 import uuid
 from uuid import UUID
 
-from gateway.domain import TicketView, ensure_purchasable
+from gateway.domain import AdmissionLimits, TicketView, admit, ensure_purchasable
 from gateway.publisher import IntentPublisher
-from gateway.sales import SaleCatalog
+from gateway.sales import SaleCache
 from gateway.tickets import TicketStore
 from shared.errors import Conflict, NotFound, ServiceUnavailable
 from shared.messages import PlacePurchase
 from shared.sales import now_ms
+from shared.topology import Names
 
 
-async def place_purchase(
-    *,
-    catalog: SaleCatalog,
-    tickets: TicketStore,
-    publisher: IntentPublisher,
-    user_id: UUID,
-    sale_id: UUID,
-    idempotency_key: str | None,
-) -> TicketView:
-    """A new queued ticket, or the one an earlier request with the same key got."""
-    sale = await catalog.get(sale_id)
-    if sale is None:
-        raise NotFound("no such sale")
-    if idempotency_key is not None:
-        # Before the window check: a retry after the sale ended still gets its ticket.
-        earlier = await tickets.claimed_key(user_id, sale_id, idempotency_key)
-        if earlier is not None:
-            return await _earlier_ticket(tickets, user_id, earlier)
-    ensure_purchasable(sale)
-    ticket_id = uuid.uuid4()
-    if idempotency_key is not None:
-        earlier = await tickets.claim_key(user_id, sale_id, idempotency_key, ticket_id)
-        if earlier is not None:  # a concurrent request with the same key won the claim
-            return await _earlier_ticket(tickets, user_id, earlier)
-    purchase = PlacePurchase(
-        ticket_id=ticket_id, sale_id=sale_id, user_id=user_id, requested_at_ms=now_ms()
-    )
-    try:
-        await publisher.submit(purchase)
-    except ServiceUnavailable:
+class Purchases:
+    """Turns purchase requests into queued tickets; built once by the composition root."""
+
+    def __init__(
+        self,
+        *,
+        sales: SaleCache,
+        tickets: TicketStore,
+        publisher: IntentPublisher,
+        names: Names,
+        limits: AdmissionLimits,
+    ) -> None:
+        self._sales = sales
+        self._tickets = tickets
+        self._publisher = publisher
+        self._names = names
+        self._limits = limits
+
+    async def place(self, user_id: UUID, sale_id: UUID, idempotency_key: str | None) -> TicketView:
+        """A new queued ticket, or the one an earlier request with the same key got."""
+        sale = await self._sales.get(sale_id)
+        if sale is None:
+            raise NotFound("no such sale")
         if idempotency_key is not None:
-            await tickets.release_key(user_id, sale_id, idempotency_key)
-        raise
-    if idempotency_key is not None:
-        await tickets.confirm_key(user_id, sale_id, idempotency_key, ticket_id)
-    return TicketView(ticket_id=ticket_id, sale_id=sale_id, status="queued")
-
-
-async def _earlier_ticket(tickets: TicketStore, user_id: UUID, claimed: str) -> TicketView:
-    if tickets.is_pending(claimed):
-        raise Conflict(
-            "a request with this Idempotency-Key is still in progress; retry shortly",
-            code="request_in_progress",
-            headers={"Retry-After": "1"},
+            # Before the other checks: a retry after the sale ended still gets its ticket.
+            earlier = await self._tickets.claimed_key(user_id, sale_id, idempotency_key)
+            if earlier is not None:
+                return await self._earlier_ticket(user_id, earlier)
+        # Refused here without enqueueing: outside the window, sold out, or a line that
+        # already holds more than it can serve.
+        ensure_purchasable(sale.view())
+        partition = self._names.partition_of(sale_id)
+        admit(
+            remaining=sale.remaining,
+            waiting_for_sale=sale.waiting,
+            waiting_in_partition=sum(
+                s.waiting
+                for s in self._sales.known()
+                if self._names.partition_of(s.sale_id) == partition
+            ),
+            limits=self._limits,
         )
-    ticket = await tickets.get(UUID(claimed), user_id)
-    if ticket is None:  # the record expired before the key did
-        raise NotFound("the ticket of this Idempotency-Key is gone")
-    return ticket
+        ticket_id = uuid.uuid4()
+        if idempotency_key is not None:
+            earlier = await self._tickets.claim_key(user_id, sale_id, idempotency_key, ticket_id)
+            if earlier is not None:  # a concurrent request with the same key won the claim
+                return await self._earlier_ticket(user_id, earlier)
+        purchase = PlacePurchase(
+            ticket_id=ticket_id, sale_id=sale_id, user_id=user_id, requested_at_ms=now_ms()
+        )
+        try:
+            await self._publisher.submit(purchase)
+        except ServiceUnavailable:
+            if idempotency_key is not None:
+                await self._tickets.release_key(user_id, sale_id, idempotency_key)
+            raise
+        if idempotency_key is not None:
+            await self._tickets.confirm_key(user_id, sale_id, idempotency_key, ticket_id)
+        return TicketView(ticket_id=ticket_id, sale_id=sale_id, status="queued")
+
+    async def _earlier_ticket(self, user_id: UUID, claimed: str) -> TicketView:
+        if self._tickets.is_pending(claimed):
+            raise Conflict(
+                "a request with this Idempotency-Key is still in progress; retry shortly",
+                code="request_in_progress",
+                headers={"Retry-After": "1"},
+            )
+        ticket = await self._tickets.get(UUID(claimed), user_id)
+        if ticket is None:  # the record expired before the key did
+            raise NotFound("the ticket of this Idempotency-Key is gone")
+        return ticket

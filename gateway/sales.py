@@ -1,7 +1,21 @@
-"""Redis adapter: the sales as buyers see them (the inventory service writes them)."""
+"""The sales as this gateway sees them: an in-process cache kept fresh by the deciders.
+
+Every purchase needs its sale (window, stock left, demand in line). Reading Redis for each
+would cost a round trip per request; instead each gateway caches the sales it has seen and
+applies the counters the decision script publishes after every batch (within milliseconds),
+plus a refresh of every cached sale each ``refresh_interval`` in case a message was lost
+while the subscription was down. Snapshots carry the sale's version, so an older snapshot
+never overwrites a newer one.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import cast
 from uuid import UUID
 
@@ -9,21 +23,146 @@ import redis.asyncio as aioredis
 
 from shared.keys import Keys
 from shared.sales import SaleView, now_ms
+from shared.web import DEPENDENCY_ERRORS
+
+log = logging.getLogger(__name__)
 
 
-class SaleCatalog:
-    def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
+@dataclass(frozen=True)
+class SaleSnapshot:
+    sale_id: UUID
+    name: str
+    starts_at_ms: int
+    ends_at_ms: int
+    per_user_limit: int
+    stock: int
+    remaining: int
+    accepted: int
+    rejected: int
+    enqueued: int
+    version: int
+
+    @classmethod
+    def from_hash(cls, sale_id: UUID, fields: dict[str, str]) -> SaleSnapshot:
+        return cls(
+            sale_id=sale_id,
+            name=fields["name"],
+            starts_at_ms=int(fields["starts_at_ms"]),
+            ends_at_ms=int(fields["ends_at_ms"]),
+            per_user_limit=int(fields["per_user_limit"]),
+            stock=int(fields["stock"]),
+            remaining=int(fields["remaining"]),
+            accepted=int(fields.get("accepted", 0)),
+            rejected=int(fields.get("rejected", 0)),
+            enqueued=int(fields.get("enqueued", 0)),
+            version=int(fields.get("version", 0)),
+        )
+
+    @property
+    def waiting(self) -> int:
+        """Intents confirmed by the broker and not yet decided (approximate)."""
+        return max(0, self.enqueued - self.accepted - self.rejected)
+
+    def view(self, now: int | None = None) -> SaleView:
+        return SaleView.of(
+            self.sale_id,
+            name=self.name,
+            stock=self.stock,
+            remaining=self.remaining,
+            starts_at_ms=self.starts_at_ms,
+            ends_at_ms=self.ends_at_ms,
+            per_user_limit=self.per_user_limit,
+            now_ms=now_ms() if now is None else now,
+        )
+
+
+class SaleCache:
+    def __init__(
+        self, client: aioredis.Redis, keys: Keys, *, refresh_interval: float = 1.0
+    ) -> None:
         self._redis = client
         self._keys = keys
+        self._refresh_interval = refresh_interval
+        self._sales: dict[UUID, SaleSnapshot] = {}
+        self._loading: dict[UUID, asyncio.Future[SaleSnapshot | None]] = {}
 
-    async def get(self, sale_id: UUID) -> SaleView | None:
+    async def get(self, sale_id: UUID) -> SaleSnapshot | None:
+        """The sale, from memory when this gateway has seen it; None if it does not exist."""
+        cached = self._sales.get(sale_id)
+        if cached is not None:
+            return cached
+        # Coalesce: the first buyers of a new sale arrive together; one read serves them.
+        loading = self._loading.get(sale_id)
+        if loading is None:
+            loading = asyncio.ensure_future(self._load(sale_id))
+            self._loading[sale_id] = loading
+            loading.add_done_callback(lambda _: self._loading.pop(sale_id, None))
+        return await asyncio.shield(loading)
+
+    async def _load(self, sale_id: UUID) -> SaleSnapshot | None:
         fields = cast(dict[str, str], await self._redis.hgetall(self._keys.sale(sale_id)))
         if "name" not in fields:
-            return None
-        return SaleView.from_hash(sale_id, fields, now_ms=now_ms())
+            return None  # not cached: a sale created a moment later must be found
+        return self._offer(SaleSnapshot.from_hash(sale_id, fields))
+
+    def _offer(self, snapshot: SaleSnapshot) -> SaleSnapshot:
+        current = self._sales.get(snapshot.sale_id)
+        if current is None or snapshot.version >= current.version:
+            if current is not None and current.enqueued > snapshot.enqueued:
+                # Our own recent publishes may not be in Redis's count yet.
+                snapshot = replace(snapshot, enqueued=current.enqueued)
+            self._sales[snapshot.sale_id] = snapshot
+            return snapshot
+        return current
+
+    def apply_update(self, payload: str) -> None:
+        """Apply a counters message from the decision script (sale-updates channel)."""
+        update = json.loads(payload)
+        sale_id = UUID(update["sale_id"])
+        current = self._sales.get(sale_id)
+        if current is None:
+            return  # not a sale this gateway serves yet; it will be read on first use
+        self._offer(
+            replace(
+                current,
+                version=int(update["version"]),
+                stock=int(update["stock"]),
+                remaining=int(update["remaining"]),
+                accepted=int(update["accepted"]),
+                rejected=int(update["rejected"]),
+                enqueued=int(update["enqueued"]),
+            )
+        )
+
+    async def record_enqueued(self, per_sale: Mapping[UUID, int]) -> None:
+        """Count intents the broker confirmed: here at once, in Redis for every gateway."""
+        for sale_id, count in per_sale.items():
+            current = self._sales.get(sale_id)
+            if current is not None:
+                self._sales[sale_id] = replace(current, enqueued=current.enqueued + count)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for sale_id, count in per_sale.items():
+                pipe.hincrby(self._keys.sale(sale_id), "enqueued", count)
+            await pipe.execute()
+
+    def known(self) -> list[SaleSnapshot]:
+        return list(self._sales.values())
+
+    async def refresh(self) -> None:
+        """Re-read every cached sale (one pipelined round trip)."""
+        ids = list(self._sales)
+        if not ids:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for sale_id in ids:
+                pipe.hgetall(self._keys.sale(sale_id))
+            hashes = cast(list[dict[str, str]], await pipe.execute())
+        for sale_id, fields in zip(ids, hashes, strict=True):
+            if "name" in fields:
+                self._offer(SaleSnapshot.from_hash(sale_id, fields))
 
     async def all(self) -> list[SaleView]:
-        """Every sale, by start time."""
+        """Every sale, by start time (read from Redis: listing is not a hot path)."""
         ids = cast(list[str], await self._redis.zrange(self._keys.sales_index, 0, -1))
         async with self._redis.pipeline(transaction=False) as pipe:
             for sale_id in ids:
@@ -35,3 +174,39 @@ class SaleCatalog:
             for sale_id, fields in zip(ids, hashes, strict=True)
             if "name" in fields
         ]
+
+    async def follow(self) -> None:
+        """Apply published updates and refresh periodically, until cancelled."""
+        refresher = asyncio.create_task(self._refresh_forever())
+        try:
+            while True:
+                try:
+                    await self._subscribe()
+                except DEPENDENCY_ERRORS as exc:
+                    log.warning(
+                        "sale updates interrupted; resubscribing",
+                        extra={"error": f"{type(exc).__name__}: {exc}"},
+                    )
+                    await asyncio.sleep(0.5)
+        finally:
+            refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refresher
+
+    async def _subscribe(self) -> None:
+        async with self._redis.pubsub(ignore_subscribe_messages=True) as pubsub:
+            await pubsub.subscribe(self._keys.sale_updates)
+            # Whatever was published while we were not subscribed: read it now.
+            await self.refresh()
+            while True:
+                message = await pubsub.get_message(timeout=5.0)
+                if message is not None and message["type"] == "message":
+                    self.apply_update(message["data"])
+
+    async def _refresh_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._refresh_interval)
+            try:
+                await self.refresh()
+            except DEPENDENCY_ERRORS as exc:
+                log.warning("sale refresh failed", extra={"error": f"{type(exc).__name__}: {exc}"})

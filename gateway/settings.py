@@ -11,3 +11,9 @@ class GatewaySettings(ServiceSettings):
     publish_timeout: float = Field(default=5.0, gt=0)
     upstream_timeout: float = Field(default=10.0, gt=0)
     idempotency_ttl_seconds: int = Field(default=86_400, ge=60)
+    # Admission control (see gateway.domain.admit).
+    admission_demand_factor: float = Field(default=20.0, gt=0)
+    admission_demand_slack: int = Field(default=1_000, ge=0)
+    admission_partition_max_waiting: int = Field(default=200_000, ge=1)
+    # How often every cached sale is re-read, in case a published update was lost.
+    sale_refresh_seconds: float = Field(default=1.0, gt=0)

@@ -7,12 +7,13 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from inventory_service.appkeys import AMQP, POOL, REPOSITORY, SETTINGS, STORE
+from inventory_service.appkeys import AMQP, POOL, REPOSITORY, SETTINGS, STORE, TOP_UPS
 from inventory_service.deciding import IntentDecider
 from inventory_service.http import routes
 from inventory_service.recovery import restore_missing_sales
 from inventory_service.repository import SaleRepository
 from inventory_service.settings import InventorySettings
+from inventory_service.stocking import StockTopUps
 from inventory_service.store import SaleStore
 from shared.consuming import consuming
 from shared.keys import Keys
@@ -49,11 +50,15 @@ async def _consumers(app: web.Application) -> AsyncIterator[None]:
     )
     decider = IntentDecider(
         app[STORE],
+        app[REPOSITORY],
         topology.decisions,
         await channel.get_exchange(names.dead_letter_exchange),
         publish_timeout=settings.publish_timeout,
     )
     app[AMQP] = connection
+    app[TOP_UPS] = StockTopUps(
+        topology.intents, names, app[STORE], confirm_timeout=settings.publish_timeout
+    )
     partitions = [names.intents_queue(p) for p in range(settings.intent_partitions)]
     async with consuming(
         connection,

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from inventory_service.repository import SaleRepository
 from inventory_service.settings import InventorySettings
+from inventory_service.stocking import StockTopUps
 from inventory_service.store import SaleStore
 
 SETTINGS = web.AppKey("settings", InventorySettings)
@@ -13,3 +14,4 @@ POOL = web.AppKey("pool", asyncpg.Pool)
 STORE = web.AppKey("store", SaleStore)
 REPOSITORY = web.AppKey("repository", SaleRepository)
 AMQP = web.AppKey("amqp", AbstractRobustConnection)
+TOP_UPS = web.AppKey("top_ups", StockTopUps)

@@ -9,6 +9,9 @@
 --          "a" accepted | "r:<reason>" rejected | "s:<stock>:<remaining>" stock added |
 --          "u" unknown sale (nothing recorded: the caller dead-letters the command)
 --
+-- After the batch, each sale it changed is published on "<prefix>sale-updates" (counters and
+-- a version that grows with every change), so gateways learn "sold out" within milliseconds.
+--
 -- Idempotency: the first decision of a ticket (or command) is stored with it and returned
 -- again on redelivery, so a redelivered intent never decrements twice.
 -- Keys are built here from the prefix (not passed as KEYS), so this script assumes a
@@ -28,8 +31,9 @@ local function sale_of(sid)
     if f[1] == false then
       sale = false
     else
-      sale = {key = key, buyers = key .. ":buyers", remaining = tonumber(f[1]),
-              starts = tonumber(f[2]), ends = tonumber(f[3]), limit = tonumber(f[4])}
+      sale = {sid = sid, key = key, buyers = key .. ":buyers", remaining = tonumber(f[1]),
+              starts = tonumber(f[2]), ends = tonumber(f[3]), limit = tonumber(f[4]),
+              changed = false}
     end
     sales[sid] = sale
   end
@@ -57,6 +61,7 @@ for i, c in ipairs(commands) do
         else
           decision = "a"
         end
+        sale.changed = true
         if decision == "a" then
           sale.remaining = sale.remaining - 1
           redis.call("HINCRBY", sale.buyers, c.uid, 1)
@@ -90,6 +95,7 @@ for i, c in ipairs(commands) do
         local stock = redis.call("HINCRBY", sale.key, "stock", c.q)
         local remaining = redis.call("HINCRBY", sale.key, "remaining", c.q)
         sale.remaining = remaining
+        sale.changed = true
         local result = "s:" .. stock .. ":" .. remaining
         redis.call("SET", ckey, result)
         out[i] = result
@@ -97,6 +103,17 @@ for i, c in ipairs(commands) do
     end
   else
     return redis.error_reply("unknown command kind " .. tostring(c.k))
+  end
+end
+
+for _, sale in pairs(sales) do
+  if sale and sale.changed then
+    local version = redis.call("HINCRBY", sale.key, "version", 1)
+    local f = redis.call("HMGET", sale.key, "stock", "remaining", "accepted", "rejected", "enqueued")
+    redis.call("PUBLISH", prefix .. "sale-updates", cjson.encode({
+      sale_id = sale.sid, version = version, stock = tonumber(f[1]),
+      remaining = tonumber(f[2]), accepted = tonumber(f[3]), rejected = tonumber(f[4]),
+      enqueued = tonumber(f[5] or "0")}))
   end
 end
 return out

@@ -9,9 +9,11 @@ from aio_pika.abc import AbstractExchange
 
 from inventory_service import metrics
 from inventory_service.domain import Accepted, Rejected, StockIncreased, UnknownSale
+from inventory_service.repository import SaleRepository
 from inventory_service.store import SaleStore
 from shared.consuming import Batch
 from shared.messages import (
+    AddStock,
     Command,
     CommandBatch,
     Event,
@@ -62,12 +64,14 @@ class IntentDecider:
     def __init__(
         self,
         store: SaleStore,
+        repository: SaleRepository,
         decisions: AbstractExchange,
         dead_letters: AbstractExchange,
         *,
         publish_timeout: float,
     ) -> None:
         self._store = store
+        self._repository = repository
         self._decisions = decisions
         self._dead_letters = dead_letters
         self._publish_timeout = publish_timeout
@@ -93,6 +97,12 @@ class IntentDecider:
                 continue
             events.append(_event(command, decision, now_ms))
         metrics.BATCH_SIZE.observe(len(commands))
+        for command, decision in zip(commands, decisions, strict=True):
+            if isinstance(command, AddStock) and isinstance(decision, StockIncreased):
+                # Durable before the ack; a redelivery records nothing twice.
+                await self._repository.record_stock_change(
+                    command.command_id, command.sale_id, command.quantity
+                )
         if unknown:
             await self._dead_letter(unknown)
         if events:

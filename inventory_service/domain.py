@@ -133,3 +133,11 @@ class NewSale(BaseModel):
         if self.starts_at < _EARLIEST or self.ends_at > _LATEST:
             raise ValueError("times must lie between 1970-01-01 and 9999-01-01 (UTC)")
         return self
+
+
+class StockTopUp(BaseModel):
+    """An admin's request to add units to a sale."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    add: int = Field(ge=1, le=1_000_000_000)

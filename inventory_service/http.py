@@ -6,8 +6,8 @@ import uuid
 
 from aiohttp import web
 
-from inventory_service.appkeys import REPOSITORY, STORE
-from inventory_service.domain import NewSale
+from inventory_service.appkeys import REPOSITORY, STORE, TOP_UPS
+from inventory_service.domain import NewSale, StockTopUp
 from shared.errors import NotFound
 from shared.sales import SaleView, datetime_to_ms, now_ms
 from shared.service import authenticate_admin
@@ -47,3 +47,28 @@ async def sale_stats(request: web.Request) -> web.Response:
         raise NotFound("no such sale")
     orders = await request.app[REPOSITORY].count_orders(sale_id)
     return web.json_response({"sale_id": str(sale_id), **counters, "orders": orders})
+
+
+@routes.post("/api/v1/admin/sales/{sale_id}/stock")
+async def add_stock(request: web.Request) -> web.Response:
+    await authenticate_admin(request)
+    sale_id = path_uuid(request, "sale_id", missing="no such sale")
+    top_up = await read_json(request, StockTopUp)
+    if await request.app[STORE].counters(sale_id) is None:
+        raise NotFound("no such sale")
+    command_id, outcome = await request.app[TOP_UPS].add(sale_id, top_up.add)
+    if outcome is None:  # still in line behind earlier intents: it will take effect
+        return web.json_response(
+            {"command_id": str(command_id), "sale_id": str(sale_id), "status": "queued"},
+            status=202,
+        )
+    return web.json_response(
+        {
+            "command_id": str(command_id),
+            "sale_id": str(sale_id),
+            "status": "applied",
+            "added": top_up.add,
+            "stock": outcome.stock,
+            "remaining": outcome.remaining,
+        }
+    )

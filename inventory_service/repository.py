@@ -48,6 +48,21 @@ class SaleRepository:
             for r in rows
         ]
 
+    async def record_stock_change(self, command_id: UUID, sale_id: UUID, quantity: int) -> None:
+        """Add a decided top-up to the durable stock, once per command."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            inserted = await conn.fetchval(
+                "INSERT INTO stock_changes (command_id, sale_id, quantity) VALUES ($1, $2, $3)"
+                " ON CONFLICT (command_id) DO NOTHING RETURNING command_id",
+                command_id,
+                sale_id,
+                quantity,
+            )
+            if inserted is not None:
+                await conn.execute(
+                    "UPDATE sales SET stock = stock + $2 WHERE sale_id = $1", sale_id, quantity
+                )
+
     async def exists(self, sale_id: UUID) -> bool:
         return bool(await self._pool.fetchval("SELECT 1 FROM sales WHERE sale_id = $1", sale_id))
 

@@ -89,6 +89,8 @@ class SaleStore:
             "remaining": sale.stock if remaining is None else remaining,
             "accepted": 0 if remaining is None else sale.stock - remaining,
             "rejected": 0,
+            "enqueued": 0,
+            "version": 0,
             "starts_at_ms": datetime_to_ms(sale.starts_at),
             "ends_at_ms": datetime_to_ms(sale.ends_at),
             "per_user_limit": sale.per_user_limit,
@@ -109,6 +111,14 @@ class SaleStore:
             name: int(v or 0)
             for name, v in zip(("stock", "remaining", "accepted", "rejected"), values, strict=True)
         }
+
+    async def command_outcome(self, command_id: UUID) -> StockIncreased | None:
+        """The decision of a stock top-up, once the decider has taken it."""
+        reply = await self._redis.get(self._keys.command(command_id))
+        if reply is None:
+            return None
+        _, stock, remaining = str(reply).split(":")
+        return StockIncreased(command_id, int(stock), int(remaining))
 
     async def ping(self) -> None:
         await self._redis.ping()

@@ -10,13 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-# Fields of a sale hash. Counters change only inside the decision script.
+# Fields of a sale hash. The decision script alone changes stock, remaining, accepted,
+# rejected and version (which grows with every change, so readers can order snapshots);
+# gateways add to enqueued (intents the broker confirmed), so that enqueued - accepted -
+# rejected is the demand still waiting in line.
 SALE_FIELDS = (
     "name",
     "stock",
     "remaining",
     "accepted",
     "rejected",
+    "enqueued",
+    "version",
     "starts_at_ms",
     "ends_at_ms",
     "per_user_limit",
@@ -45,6 +50,11 @@ class Keys:
     def buyers(self, sale_id: UUID | str) -> str:
         """Hash user id -> units accepted for that user in the sale."""
         return f"{self.namespace}:sale:{sale_id}:buyers"
+
+    @property
+    def sale_updates(self) -> str:
+        """Pub/sub channel: a sale's counters after each change (JSON, see decide.lua)."""
+        return f"{self.namespace}:sale-updates"
 
     def ticket(self, ticket_id: UUID | str) -> str:
         return f"{self.namespace}:ticket:{ticket_id}"

@@ -105,7 +105,8 @@ async def declare_topology(
                 **{
                     "x-single-active-consumer": True,
                     # A hard bound on a partition (in batches); the broker nacks publishes
-                    # beyond it, and the gateway answers 503 instead of a ticket.
+                    # once the queue is over it (a quorum queue lets one more in), and the
+                    # gateway answers 503 instead of a ticket.
                     "x-max-length": intent_queue_max_length,
                     "x-overflow": "reject-publish",
                 },

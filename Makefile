@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-unit test-integration test-e2e test-faults test-security lint fmt up down clean
+.PHONY: install run test test-unit test-integration test-e2e test-faults test-security bench profile lint fmt up down clean
 
 install: $(STAMP)
 
@@ -35,6 +35,14 @@ test-faults: install
 
 test-security: install
 	$(PY) -m pytest tests/security
+
+# A flash crowd against the engine and the conventional design (needs the three servers).
+bench: install
+	$(PY) -m bench $(BENCH_ARGS)
+
+# Where the CPU goes for one kind of request: make profile KIND=purchases|polls|sold_out
+profile: install
+	$(PY) -m bench.profile $(or $(KIND),purchases)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -18,7 +18,9 @@ from gateway.publisher import IntentPublisher
 from gateway.purchasing import Purchases
 from gateway.sales import SaleCache
 from gateway.settings import GatewaySettings
-from gateway.tickets import TicketStore
+from gateway.ticket_board import TicketBoard
+from gateway.tickets import Tickets, TicketStore
+from gateway.updates import follow_updates
 from shared.keys import Keys
 from shared.resources import open_amqp, open_redis
 from shared.service import create_base_app, token_verifier_ctx
@@ -40,12 +42,20 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     client = await open_redis(settings.redis_url)
     keys = Keys(settings.namespace)
     app[SALES] = SaleCache(client, keys, refresh_interval=settings.sale_refresh_seconds)
-    app[TICKETS] = TicketStore(client, keys, idempotency_ttl=settings.idempotency_ttl_seconds)
-    follower = asyncio.create_task(app[SALES].follow())
+    app[TICKETS] = Tickets(
+        TicketStore(client, keys, idempotency_ttl=settings.idempotency_ttl_seconds),
+        TicketBoard(max_entries=settings.ticket_board_size),
+    )
+    background = [
+        asyncio.create_task(
+            follow_updates(client, keys, sales=app[SALES], tickets=app[TICKETS].board)
+        ),
+        asyncio.create_task(app[SALES].refresh_forever()),
+    ]
     yield
-    follower.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await follower
+    for task in background:
+        task.cancel()
+    await asyncio.gather(*background, return_exceptions=True)
     await client.aclose()
 
 
@@ -60,7 +70,6 @@ async def _publisher(app: web.Application) -> AsyncIterator[None]:
     publisher = IntentPublisher(
         topology.intents,
         app[TICKETS],
-        app[SALES],
         names,
         linger=settings.publish_linger_ms / 1000,
         max_batch=settings.publish_max_batch,
@@ -85,7 +94,7 @@ async def _publisher(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: GatewaySettings) -> web.Application:
     async def redis_ready() -> None:
-        await app[TICKETS].ping()
+        await app[TICKETS].store.ping()
 
     async def amqp_ready() -> None:
         if AMQP not in app or app[AMQP].is_closed:

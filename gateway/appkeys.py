@@ -7,11 +7,11 @@ from gateway.proxy import Upstream
 from gateway.purchasing import Purchases
 from gateway.sales import SaleCache
 from gateway.settings import GatewaySettings
-from gateway.tickets import TicketStore
+from gateway.tickets import Tickets
 
 SETTINGS = web.AppKey("settings", GatewaySettings)
 SALES = web.AppKey("sales", SaleCache)
-TICKETS = web.AppKey("tickets", TicketStore)
+TICKETS = web.AppKey("tickets", Tickets)
 PURCHASES = web.AppKey("purchases", Purchases)
 AMQP = web.AppKey("amqp", AbstractRobustConnection)
 AUTH = web.AppKey("auth", Upstream)

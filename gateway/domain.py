@@ -10,7 +10,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict
 
 from shared.errors import BadRequest, Conflict, ServiceUnavailable
-from shared.sales import SaleView
+from shared.sales import SaleState
 
 TicketStatus = Literal["queued", "accepted", "confirmed", "rejected"]
 
@@ -33,12 +33,12 @@ class TicketView(BaseModel):
     order_id: UUID | None = None
 
 
-def ensure_purchasable(sale: SaleView) -> None:
+def ensure_purchasable(state: SaleState) -> None:
     """Refuse at once what the decider could only reject: outside the window, or sold out."""
-    if sale.state in ("scheduled", "ended"):
-        when = "has not started" if sale.state == "scheduled" else "has ended"
+    if state in ("scheduled", "ended"):
+        when = "has not started" if state == "scheduled" else "has ended"
         raise Conflict(f"the sale {when}", code="sale_not_active")
-    if sale.state == "sold_out":
+    if state == "sold_out":
         raise Conflict("the sale is sold out", code="sold_out")
 
 

@@ -1,23 +1,23 @@
 """Micro-batched, confirmed publishing of purchase intents.
 
 One persistent message with publisher confirms costs a broker round trip and an fsync;
-paid per request it caps a gateway near 3,000 purchases/s. Purchases that arrive within
-``linger`` (about a millisecond) for the same partition go out as one message, and each
-request is answered only once that message is confirmed. A failed batch fails every
-request in it (503), never a false 202.
+paid per request it caps a gateway near 3,000 purchases/s. Purchases for the same partition
+go out together, and each request is answered only once its message is confirmed. A batch
+closes after ``linger`` (about a millisecond) or at ``max_batch``; while ``max_in_flight``
+batches of a partition await their confirms, the next one keeps growing, so batches grow
+with the load by themselves instead of paying a publish for every few purchases. A failed
+batch fails every request in it (503), never a false 202.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
 
 from aio_pika.abc import AbstractExchange
 
 from gateway import metrics
-from gateway.sales import SaleCache
-from gateway.tickets import TicketStore
+from gateway.tickets import Tickets
 from shared.errors import ServiceUnavailable
 from shared.messages import CommandBatch, PlacePurchase, encode
 from shared.publishing import publish_confirmed
@@ -33,23 +33,24 @@ class IntentPublisher:
     def __init__(
         self,
         exchange: AbstractExchange,
-        tickets: TicketStore,
-        sales: SaleCache,
+        tickets: Tickets,
         names: Names,
         *,
         linger: float,
         max_batch: int,
         confirm_timeout: float,
+        max_in_flight: int = 2,
     ) -> None:
         self._exchange = exchange
         self._tickets = tickets
-        self._sales = sales
         self._names = names
         self._linger = linger
         self._max_batch = max_batch
         self._confirm_timeout = confirm_timeout
+        self._max_in_flight = max_in_flight
         self._buffers: dict[int, list[_Pending]] = {}
         self._timers: dict[int, asyncio.TimerHandle] = {}
+        self._in_flight: dict[int, int] = {}
         self._flushes: set[asyncio.Task[None]] = set()
 
     async def submit(self, purchase: PlacePurchase) -> None:
@@ -65,22 +66,38 @@ class IntentPublisher:
             self._timers[partition] = loop.call_later(self._linger, self._flush, partition)
         await future
 
-    def _flush(self, partition: int) -> None:
+    def _flush(self, partition: int, *, force: bool = False) -> None:
         timer = self._timers.pop(partition, None)
         if timer is not None:
             timer.cancel()
-        batch = self._buffers.pop(partition, [])
+        if self._in_flight.get(partition, 0) >= self._max_in_flight and not force:
+            return  # this batch goes out when a confirm comes back; it grows meanwhile
+        buffer = self._buffers.get(partition, [])
+        batch, rest = buffer[: self._max_batch], buffer[self._max_batch :]
+        if rest:
+            self._buffers[partition] = rest
+        else:
+            self._buffers.pop(partition, None)
         if batch:
+            self._in_flight[partition] = self._in_flight.get(partition, 0) + 1
             task = asyncio.create_task(self._publish(partition, batch))
             self._flushes.add(task)
             task.add_done_callback(self._flushes.discard)
+            task.add_done_callback(lambda _: self._landed(partition))
+
+    def _landed(self, partition: int) -> None:
+        self._in_flight[partition] -= 1
+        if self._buffers.get(partition):
+            self._flush(partition)
 
     async def _publish(self, partition: int, batch: list[_Pending]) -> None:
         purchases = [purchase for purchase, _ in batch]
+        issued = False
         try:
             # The records exist before the intent can be decided, so the decider's
             # "accepted" always lands on a ticket the gateway already wrote.
-            await self._tickets.create_queued(purchases)
+            await self._tickets.issue(purchases)
+            issued = True
             await publish_confirmed(
                 self._exchange,
                 encode(CommandBatch(commands=purchases)),
@@ -105,21 +122,29 @@ class IntentPublisher:
                             "the purchase could not be queued; retry shortly", retry_after=1
                         )
                     )
+            await self._withdraw(purchases, counted=issued)
             return
         metrics.PUBLISH_BATCH_SIZE.observe(len(batch))
         metrics.INTENTS_PUBLISHED.inc(len(batch))
         for _, future in batch:
             if not future.done():
                 future.set_result(None)
-        # After the answers: counting the line is for admission control, not for the buyer.
+
+    async def _withdraw(self, purchases: list[PlacePurchase], *, counted: bool) -> None:
+        if not counted:
+            for p in purchases:
+                self._tickets.board.forget(str(p.ticket_id))
+            return
         try:
-            await self._sales.record_enqueued(Counter(p.sale_id for p in purchases))
+            await self._tickets.withdraw(purchases)
         except DEPENDENCY_ERRORS as exc:
-            log.warning("enqueued count not recorded", extra={"error": f"{exc!r}"})
+            # Only admission control reads the count; it recovers as the line drains.
+            log.warning("enqueued count not taken back", extra={"error": f"{exc!r}"})
 
     async def close(self) -> None:
         """Publish what is buffered and wait for every publish in flight."""
-        for partition in list(self._buffers):
-            self._flush(partition)
-        if self._flushes:
-            await asyncio.wait(self._flushes)
+        while self._buffers:
+            for partition in list(self._buffers):
+                self._flush(partition, force=True)
+        while self._flushes:
+            await asyncio.wait(set(self._flushes))

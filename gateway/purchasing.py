@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from uuid import UUID
 
-from gateway.domain import AdmissionLimits, TicketView, admit, ensure_purchasable
+from gateway.domain import AdmissionLimits, admit, ensure_purchasable
 from gateway.publisher import IntentPublisher
 from gateway.sales import SaleCache
-from gateway.tickets import TicketStore
+from gateway.tickets import Tickets
 from shared.errors import Conflict, NotFound, ServiceUnavailable
 from shared.messages import PlacePurchase
 from shared.sales import now_ms
@@ -22,7 +22,7 @@ class Purchases:
         self,
         *,
         sales: SaleCache,
-        tickets: TicketStore,
+        tickets: Tickets,
         publisher: IntentPublisher,
         names: Names,
         limits: AdmissionLimits,
@@ -33,19 +33,22 @@ class Purchases:
         self._names = names
         self._limits = limits
 
-    async def place(self, user_id: UUID, sale_id: UUID, idempotency_key: str | None) -> TicketView:
-        """A new queued ticket, or the one an earlier request with the same key got."""
+    async def place(
+        self, user_id: UUID, sale_id: UUID, idempotency_key: str | None
+    ) -> tuple[str, str]:
+        """(ticket id, status): a new queued ticket, or the one an earlier request with the
+        same key got."""
         sale = await self._sales.get(sale_id)
         if sale is None:
             raise NotFound("no such sale")
         if idempotency_key is not None:
             # Before the other checks: a retry after the sale ended still gets its ticket.
-            earlier = await self._tickets.claimed_key(user_id, sale_id, idempotency_key)
+            earlier = await self._tickets.store.claimed_key(user_id, sale_id, idempotency_key)
             if earlier is not None:
                 return await self._earlier_ticket(user_id, earlier)
         # Refused here without enqueueing: outside the window, sold out, or a line that
         # already holds more than it can serve.
-        ensure_purchasable(sale.view())
+        ensure_purchasable(sale.state())
         partition = self._names.partition_of(sale_id)
         admit(
             remaining=sale.remaining,
@@ -59,30 +62,33 @@ class Purchases:
         )
         ticket_id = uuid.uuid4()
         if idempotency_key is not None:
-            earlier = await self._tickets.claim_key(user_id, sale_id, idempotency_key, ticket_id)
+            earlier = await self._tickets.store.claim_key(
+                user_id, sale_id, idempotency_key, ticket_id
+            )
             if earlier is not None:  # a concurrent request with the same key won the claim
                 return await self._earlier_ticket(user_id, earlier)
-        purchase = PlacePurchase(
+        # Constructed, not validated: every field comes from this process, already typed.
+        purchase = PlacePurchase.model_construct(
             ticket_id=ticket_id, sale_id=sale_id, user_id=user_id, requested_at_ms=now_ms()
         )
         try:
             await self._publisher.submit(purchase)
         except ServiceUnavailable:
             if idempotency_key is not None:
-                await self._tickets.release_key(user_id, sale_id, idempotency_key)
+                await self._tickets.store.release_key(user_id, sale_id, idempotency_key)
             raise
         if idempotency_key is not None:
-            await self._tickets.confirm_key(user_id, sale_id, idempotency_key, ticket_id)
-        return TicketView(ticket_id=ticket_id, sale_id=sale_id, status="queued")
+            await self._tickets.store.confirm_key(user_id, sale_id, idempotency_key, ticket_id)
+        return str(ticket_id), "queued"
 
-    async def _earlier_ticket(self, user_id: UUID, claimed: str) -> TicketView:
-        if self._tickets.is_pending(claimed):
+    async def _earlier_ticket(self, user_id: UUID, claimed: str) -> tuple[str, str]:
+        if self._tickets.store.is_pending(claimed):
             raise Conflict(
                 "a request with this Idempotency-Key is still in progress; retry shortly",
                 code="request_in_progress",
                 headers={"Retry-After": "1"},
             )
-        ticket = await self._tickets.get(UUID(claimed), user_id)
+        ticket = await self._tickets.get(claimed, str(user_id))
         if ticket is None:  # the record expired before the key did
             raise NotFound("the ticket of this Idempotency-Key is gone")
-        return ticket
+        return claimed, ticket.status

@@ -11,10 +11,8 @@ never overwrites a newer one.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import cast
 from uuid import UUID
@@ -22,7 +20,7 @@ from uuid import UUID
 import redis.asyncio as aioredis
 
 from shared.keys import Keys
-from shared.sales import SaleView, now_ms
+from shared.sales import SaleState, SaleView, now_ms, sale_state
 from shared.web import DEPENDENCY_ERRORS
 
 log = logging.getLogger(__name__)
@@ -62,6 +60,14 @@ class SaleSnapshot:
     def waiting(self) -> int:
         """Intents confirmed by the broker and not yet decided (approximate)."""
         return max(0, self.enqueued - self.accepted - self.rejected)
+
+    def state(self, now: int | None = None) -> SaleState:
+        return sale_state(
+            now_ms=now_ms() if now is None else now,
+            starts_at_ms=self.starts_at_ms,
+            ends_at_ms=self.ends_at_ms,
+            remaining=self.remaining,
+        )
 
     def view(self, now: int | None = None) -> SaleView:
         return SaleView.of(
@@ -108,9 +114,6 @@ class SaleCache:
     def _offer(self, snapshot: SaleSnapshot) -> SaleSnapshot:
         current = self._sales.get(snapshot.sale_id)
         if current is None or snapshot.version >= current.version:
-            if current is not None and current.enqueued > snapshot.enqueued:
-                # Our own recent publishes may not be in Redis's count yet.
-                snapshot = replace(snapshot, enqueued=current.enqueued)
             self._sales[snapshot.sale_id] = snapshot
             return snapshot
         return current
@@ -133,17 +136,6 @@ class SaleCache:
                 enqueued=int(update["enqueued"]),
             )
         )
-
-    async def record_enqueued(self, per_sale: Mapping[UUID, int]) -> None:
-        """Count intents the broker confirmed: here at once, in Redis for every gateway."""
-        for sale_id, count in per_sale.items():
-            current = self._sales.get(sale_id)
-            if current is not None:
-                self._sales[sale_id] = replace(current, enqueued=current.enqueued + count)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for sale_id, count in per_sale.items():
-                pipe.hincrby(self._keys.sale(sale_id), "enqueued", count)
-            await pipe.execute()
 
     def known(self) -> list[SaleSnapshot]:
         return list(self._sales.values())
@@ -175,35 +167,8 @@ class SaleCache:
             if "name" in fields
         ]
 
-    async def follow(self) -> None:
-        """Apply published updates and refresh periodically, until cancelled."""
-        refresher = asyncio.create_task(self._refresh_forever())
-        try:
-            while True:
-                try:
-                    await self._subscribe()
-                except DEPENDENCY_ERRORS as exc:
-                    log.warning(
-                        "sale updates interrupted; resubscribing",
-                        extra={"error": f"{type(exc).__name__}: {exc}"},
-                    )
-                    await asyncio.sleep(0.5)
-        finally:
-            refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await refresher
-
-    async def _subscribe(self) -> None:
-        async with self._redis.pubsub(ignore_subscribe_messages=True) as pubsub:
-            await pubsub.subscribe(self._keys.sale_updates)
-            # Whatever was published while we were not subscribed: read it now.
-            await self.refresh()
-            while True:
-                message = await pubsub.get_message(timeout=5.0)
-                if message is not None and message["type"] == "message":
-                    self.apply_update(message["data"])
-
-    async def _refresh_forever(self) -> None:
+    async def refresh_forever(self) -> None:
+        """Re-read every cached sale each refresh interval, until cancelled."""
         while True:
             await asyncio.sleep(self._refresh_interval)
             try:

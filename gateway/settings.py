@@ -17,3 +17,5 @@ class GatewaySettings(ServiceSettings):
     admission_partition_max_waiting: int = Field(default=200_000, ge=1)
     # How often every cached sale is re-read, in case a published update was lost.
     sale_refresh_seconds: float = Field(default=1.0, gt=0)
+    # Tickets kept in memory for polls and streams (least recently used go first).
+    ticket_board_size: int = Field(default=200_000, ge=1_000)

@@ -1,61 +1,77 @@
-"""Redis adapter: ticket records and idempotency keys."""
+"""Tickets: issued and read memory-first (TicketBoard), Redis behind it (TicketStore)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import cast
 from uuid import UUID
 
 import redis.asyncio as aioredis
 
-from gateway.domain import TicketView
+from gateway.ticket_board import Ticket, TicketBoard
 from shared.keys import Keys
 from shared.messages import PlacePurchase
 
 _PENDING = "pending:"
 
+# The records of a whole batch and the count of its intents per sale, in one call: the
+# per-command cost of a client pipeline is what a gateway would otherwise spend most on.
+_ISSUE = """
+local prefix = ARGV[1]
+local counts = {}
+for i = 2, #ARGV, 3 do
+  local sid = ARGV[i + 1]
+  redis.call("HSET", prefix .. "ticket:" .. ARGV[i], "sale_id", sid, "user_id", ARGV[i + 2],
+             "status", "queued")
+  counts[sid] = (counts[sid] or 0) + 1
+end
+for sid, n in pairs(counts) do
+  redis.call("HINCRBY", prefix .. "sale:" .. sid, "enqueued", n)
+end
+return 0
+"""
+
 
 class TicketStore:
+    """Redis adapter: ticket records, the enqueued counters and idempotency keys."""
+
     def __init__(self, client: aioredis.Redis, keys: Keys, *, idempotency_ttl: int) -> None:
         self._redis = client
         self._keys = keys
         self._idempotency_ttl = idempotency_ttl
+        self._issue = client.register_script(_ISSUE)
 
     async def create_queued(self, purchases: Sequence[PlacePurchase]) -> None:
-        """Record every ticket of a batch as queued, in one round trip."""
+        """Record every ticket of a batch as queued and count it as enqueued for its sale."""
+        args = [self._keys.prefix]
+        for p in purchases:
+            args += [str(p.ticket_id), str(p.sale_id), str(p.user_id)]
+        await self._issue(args=args)
+
+    async def uncount(self, per_sale: Counter[UUID]) -> None:
+        """Take back the enqueued count of a batch the broker did not confirm."""
         async with self._redis.pipeline(transaction=False) as pipe:
-            for p in purchases:
-                pipe.hset(
-                    self._keys.ticket(p.ticket_id),
-                    items=[
-                        "sale_id",
-                        str(p.sale_id),
-                        "user_id",
-                        str(p.user_id),
-                        "status",
-                        "queued",
-                    ],
-                )
+            for sale_id, count in per_sale.items():
+                pipe.hincrby(self._keys.sale(sale_id), "enqueued", -count)
             await pipe.execute()
 
-    async def get(self, ticket_id: UUID, owner: UUID) -> TicketView | None:
-        """The ticket if ``owner`` owns it; None otherwise (no hint that it exists)."""
+    async def read(self, ticket_id: str) -> Ticket | None:
         values = await self._redis.hmget(
             self._keys.ticket(ticket_id), ["sale_id", "user_id", "status", "reason", "order_id"]
         )
         sale_id, user_id, status, reason, order_id = cast(list[str | None], values)
-        if user_id != str(owner) or sale_id is None:
+        if sale_id is None or user_id is None or status is None:
             return None
-        return TicketView(
-            ticket_id=ticket_id,
-            sale_id=UUID(sale_id),
-            status=status,
-            reason=reason,
-            order_id=UUID(order_id) if order_id else None,
-        )
+        return Ticket(user_id, sale_id, status, reason, order_id)
 
     # An idempotency key holds "pending:<ticket>" until the broker confirmed the intent and
     # "<ticket>" afterwards, so a repeat never gets a ticket that might not be queued.
+
+    async def claimed_key(self, user_id: UUID, sale_id: UUID, key: str) -> str | None:
+        """The value of ``key`` if an earlier request claimed it."""
+        value = await self._redis.get(self._keys.idempotency(user_id, f"{sale_id}:{key}"))
+        return cast(str | None, value)
 
     async def claim_key(
         self, user_id: UUID, sale_id: UUID, key: str, ticket_id: UUID
@@ -69,11 +85,6 @@ class TicketStore:
             get=True,
         )
         return cast(str | None, previous)
-
-    async def claimed_key(self, user_id: UUID, sale_id: UUID, key: str) -> str | None:
-        """The value of ``key`` if an earlier request claimed it."""
-        value = await self._redis.get(self._keys.idempotency(user_id, f"{sale_id}:{key}"))
-        return cast(str | None, value)
 
     async def confirm_key(self, user_id: UUID, sale_id: UUID, key: str, ticket_id: UUID) -> None:
         await self._redis.set(
@@ -91,3 +102,34 @@ class TicketStore:
 
     async def ping(self) -> None:
         await self._redis.ping()
+
+
+class Tickets:
+    """Memory first, Redis second: what polls, streams and the publisher use."""
+
+    def __init__(self, store: TicketStore, board: TicketBoard) -> None:
+        self.store = store
+        self.board = board
+
+    async def issue(self, purchases: Sequence[PlacePurchase]) -> None:
+        """Record a batch as queued, here (first: updates may arrive before we answer) and
+        in Redis (for every gateway)."""
+        for p in purchases:
+            self.board.issued(str(p.ticket_id), str(p.user_id), str(p.sale_id))
+        await self.store.create_queued(purchases)
+
+    async def withdraw(self, purchases: Sequence[PlacePurchase]) -> None:
+        """A batch the broker did not confirm: no ticket, and not waiting in line."""
+        for p in purchases:
+            self.board.forget(str(p.ticket_id))
+        await self.store.uncount(Counter(p.sale_id for p in purchases))
+
+    async def get(self, ticket_id: str, owner: str) -> Ticket | None:
+        """The ticket if ``owner`` owns it; None otherwise (no hint that it exists)."""
+        ticket = self.board.fresh(ticket_id)
+        if ticket is None:
+            ticket = await self.store.read(ticket_id)
+            if ticket is None:
+                return None
+            self.board.remember(ticket_id, ticket)
+        return ticket if ticket.user_id == owner else None

@@ -10,7 +10,8 @@
 --          "u" unknown sale (nothing recorded: the caller dead-letters the command)
 --
 -- After the batch, each sale it changed is published on "<prefix>sale-updates" (counters and
--- a version that grows with every change), so gateways learn "sold out" within milliseconds.
+-- a version that grows with every change), so gateways learn "sold out" within milliseconds,
+-- and the tickets it moved to "accepted" on "<prefix>ticket-updates".
 --
 -- Idempotency: the first decision of a ticket (or command) is stored with it and returned
 -- again on redelivery, so a redelivered intent never decrements twice.
@@ -20,6 +21,7 @@
 local prefix = ARGV[1]
 local commands = cjson.decode(ARGV[2])
 local out = {}
+local newly_accepted = {}
 
 -- Sale hashes read once per batch: a batch usually holds one sale's crowd.
 local sales = {}
@@ -72,6 +74,7 @@ for i, c in ipairs(commands) do
           local status = redis.call("HGET", tkey, "status")
           if status == false or status == "queued" then
             redis.call("HSET", tkey, "decision", decision, "status", "accepted")
+            newly_accepted[#newly_accepted + 1] = {c.tid, "accepted", "", ""}
           else
             redis.call("HSET", tkey, "decision", decision)
           end
@@ -115,5 +118,8 @@ for _, sale in pairs(sales) do
       remaining = tonumber(f[2]), accepted = tonumber(f[3]), rejected = tonumber(f[4]),
       enqueued = tonumber(f[5] or "0")}))
   end
+end
+if #newly_accepted > 0 then
+  redis.call("PUBLISH", prefix .. "ticket-updates", cjson.encode(newly_accepted))
 end
 return out

@@ -56,6 +56,13 @@ class Keys:
         """Pub/sub channel: a sale's counters after each change (JSON, see decide.lua)."""
         return f"{self.namespace}:sale-updates"
 
+    @property
+    def ticket_updates(self) -> str:
+        """Pub/sub channel: ticket status changes, a JSON list of [ticket, status, reason,
+        order] (empty strings for none), published per batch by the decider (accepted) and
+        the order service (confirmed / rejected)."""
+        return f"{self.namespace}:ticket-updates"
+
     def ticket(self, ticket_id: UUID | str) -> str:
         return f"{self.namespace}:ticket:{ticket_id}"
 

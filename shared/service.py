@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
 
 import aiohttp
+import uvloop
 from aiohttp import web
 
 from shared.metrics import metrics_middleware, metrics_routes
 from shared.settings import ServiceSettings
 from shared.tokens import Claims, TokenVerifier, bearer_token, require_admin
-from shared.web import Check, error_middleware, health_routes
+from shared.web import Check, health_routes
 
 # Bodies of this API are tiny JSON objects; anything larger is a mistake or an attack (413).
 MAX_BODY_BYTES = 16 * 1024
@@ -20,9 +22,7 @@ TOKEN_VERIFIER = web.AppKey("token_verifier", TokenVerifier)
 
 def create_base_app(checks: Mapping[str, Check]) -> web.Application:
     """An app with the error and metrics middlewares, `/healthz`, `/readyz` and `/metrics`."""
-    app = web.Application(
-        middlewares=[metrics_middleware, error_middleware], client_max_size=MAX_BODY_BYTES
-    )
+    app = web.Application(middlewares=[metrics_middleware], client_max_size=MAX_BODY_BYTES)
     app.add_routes([*health_routes(checks), *metrics_routes()])
     return app
 
@@ -58,8 +58,11 @@ async def authenticate_admin(request: web.Request) -> Claims:
 
 def run(app: web.Application, settings: ServiceSettings) -> None:
     """Serve until SIGINT/SIGTERM, then shut down gracefully (cleanup contexts unwind)."""
+    loop = uvloop.new_event_loop() if settings.event_loop == "uvloop" else asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
     web.run_app(
         app,
+        loop=loop,
         host=settings.host,
         port=settings.port,
         shutdown_timeout=settings.shutdown_timeout,

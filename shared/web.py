@@ -72,8 +72,7 @@ def error_response(
     return web.json_response({"error": error}, status=status, headers=headers)
 
 
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def answer_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Turn every failure into a JSON error; a client never sees a stack trace."""
     try:
         return await handler(request)
@@ -134,6 +133,9 @@ async def read_json(request: web.Request, model: type[M], *, allow_empty: bool =
                 for e in exc.errors(include_url=False, include_context=False)
             ],
         ) from None
+
+
+error_middleware = web.middleware(answer_errors)
 
 
 def model_response(model: BaseModel, *, status: int = 200, **kw: Any) -> web.Response:

@@ -43,5 +43,5 @@ def test_window_and_sold_out_are_refused_before_enqueueing(now, remaining, code)
         now_ms=now,
     )
     with pytest.raises(Conflict) as caught:
-        ensure_purchasable(sale)
+        ensure_purchasable(sale.state)
     assert caught.value.code == code

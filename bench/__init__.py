@@ -1,0 +1,1 @@
+"""`make bench`: a flash crowd against the engine and against the conventional design."""

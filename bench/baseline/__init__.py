@@ -1,0 +1,1 @@
+"""The conventional design the engine is compared with: one transaction per purchase."""

@@ -1,0 +1,21 @@
+"""`python -m bench.baseline`: serve the conventional design on PORT (default 18090)."""
+
+import asyncio
+import os
+
+import uvloop
+from aiohttp import web
+
+from bench.baseline.app import create_app
+
+if __name__ == "__main__":
+    loop = uvloop.new_event_loop()
+    asyncio.set_event_loop(loop)
+    web.run_app(
+        create_app(),
+        host="127.0.0.1",
+        port=int(os.environ.get("PORT", "18090")),
+        access_log=None,
+        print=None,
+        loop=loop,
+    )

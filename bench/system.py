@@ -1,0 +1,237 @@
+"""The engine under test: its four services started fresh, in their own namespace and database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aio_pika
+import aiohttp
+import asyncpg
+import redis.asyncio as aioredis
+
+from shared.migrate import migrate
+from shared.topology import Names, delete_topology
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+
+SERVICES = {
+    "auth_service": 18081,
+    "inventory_service": 18082,
+    "order_service": 18083,
+    "gateway": 18080,
+}
+
+
+@dataclass
+class BenchConfig:
+    amqp_url: str
+    redis_url: str
+    database_url: str
+    partitions: int = 4
+    namespace: str = "bench"
+    uvloop: bool = True
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls) -> BenchConfig:
+        base = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/flashsale")
+        return cls(
+            amqp_url=os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
+            redis_url=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+            database_url=os.environ.get(
+                "BENCH_DATABASE_URL", base.rsplit("/", 1)[0] + "/flashsale_bench"
+            ),
+        )
+
+    @property
+    def server_url(self) -> str:
+        return self.database_url.rsplit("/", 1)[0] + "/postgres"
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "AMQP_URL": self.amqp_url,
+            "REDIS_URL": self.redis_url,
+            "DATABASE_URL": self.database_url,
+            "NAMESPACE": self.namespace,
+            "INTENT_PARTITIONS": str(self.partitions),
+            "LOG_LEVEL": "WARNING",
+            "JWT_PRIVATE_KEY_FILE": str(ROOT / ".data" / "bench-jwt.pem"),
+            "JWT_TTL_SECONDS": "7200",
+            "AUTH_URL": f"http://127.0.0.1:{SERVICES['auth_service']}",
+            "INVENTORY_URL": f"http://127.0.0.1:{SERVICES['inventory_service']}",
+            "ORDER_URL": f"http://127.0.0.1:{SERVICES['order_service']}",
+            "EVENT_LOOP": "uvloop" if self.uvloop else "asyncio",
+            **self.extra_env,
+        }
+
+
+async def reset(config: BenchConfig) -> None:
+    """A clean slate: fresh database, no keys, no queues in the bench namespace."""
+    conn = await asyncpg.connect(config.server_url)
+    try:
+        name = config.database_url.rsplit("/", 1)[1]
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+    await migrate(config.database_url)
+    client = aioredis.Redis.from_url(config.redis_url)
+    try:
+        keys = [k async for k in client.scan_iter(match=f"{config.namespace}:*", count=5000)]
+        for start in range(0, len(keys), 5000):
+            await client.delete(*keys[start : start + 5000])
+    finally:
+        await client.aclose()
+    connection = await aio_pika.connect(config.amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        await delete_topology(channel, Names(config.namespace, config.partitions))
+
+
+class Engine:
+    """The four services as processes; stopped together."""
+
+    def __init__(self, config: BenchConfig) -> None:
+        self.config = config
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        RESULTS.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def gateway(self) -> str:
+        return f"http://127.0.0.1:{SERVICES['gateway']}"
+
+    async def start(self) -> None:
+        env = self.config.env()
+        for name, port in SERVICES.items():
+            log = (RESULTS / f"{name}.log").open("wb")
+            self.processes[name] = subprocess.Popen(
+                [sys.executable, "-m", name],
+                cwd=ROOT,
+                env={**env, "PORT": str(port)},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            if name == "auth_service":
+                await wait_ready(f"http://127.0.0.1:{port}", self.processes[name])
+        for name, port in SERVICES.items():
+            await wait_ready(f"http://127.0.0.1:{port}", self.processes[name])
+        # For profilers (py-spy record --pid ...) attached while a phase runs.
+        (RESULTS / "pids.json").write_text(json.dumps(self.pids()))
+
+    def pids(self) -> dict[str, int]:
+        return {name: p.pid for name, p in self.processes.items()}
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            process.terminate()
+        for process in self.processes.values():
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+async def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"{url} exited with {process.returncode} (see bench/results/)")
+            try:
+                async with session.get(f"{url}/readyz") as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise TimeoutError(f"{url} not ready after {timeout}s")
+
+
+def issue_tokens(
+    config: BenchConfig, count: int, *, prefix: str, role: str = "user"
+) -> list[dict[str, str]]:
+    """Seed users and tokens with the operator command (no bcrypt per user)."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "auth_service",
+            "issue-tokens",
+            "--count",
+            str(count),
+            "--prefix",
+            prefix,
+            "--role",
+            role,
+            "--ttl",
+            "7200",
+        ],
+        cwd=ROOT,
+        env=config.env(),
+        check=True,
+        capture_output=True,
+    )
+    return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+
+
+class ProcessSampler:
+    """Peak resident memory and CPU seconds of each process while a phase runs (/proc).
+
+    CPU seconds per request do not grow when the machine is busy with other work (a
+    descheduled process spends none), so they compare runs on a shared machine better than
+    wall-clock rates do.
+    """
+
+    def __init__(self, pids: dict[str, int], interval: float = 0.2) -> None:
+        self.pids = pids
+        self.interval = interval
+        self.peak: dict[str, int] = dict.fromkeys(pids, 0)
+        self.cpu_seconds: dict[str, float] = {}
+        self._cpu_start: dict[str, float] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def __enter__(self) -> ProcessSampler:
+        self._cpu_start = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        self.cpu_seconds = {
+            name: cpu_seconds(pid) - self._cpu_start[name] for name, pid in self.pids.items()
+        }
+
+    async def _run(self) -> None:
+        while True:
+            for name, pid in self.pids.items():
+                self.peak[name] = max(self.peak[name], rss_bytes(pid))
+            await asyncio.sleep(self.interval)
+
+
+def rss_bytes(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks

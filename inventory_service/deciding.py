@@ -32,8 +32,9 @@ log = logging.getLogger(__name__)
 
 
 def _event(command: Command, decision: Accepted | Rejected | StockIncreased, now_ms: int) -> Event:
+    # Constructed without validation: every field comes from a validated command.
     if isinstance(decision, StockIncreased):
-        return StockAdded(
+        return StockAdded.model_construct(
             command_id=decision.command_id,
             sale_id=command.sale_id,
             quantity=command.quantity,  # type: ignore[union-attr]
@@ -43,13 +44,13 @@ def _event(command: Command, decision: Accepted | Rejected | StockIncreased, now
         )
     assert isinstance(command, PlacePurchase)
     if isinstance(decision, Accepted):
-        return PurchaseAccepted(
+        return PurchaseAccepted.model_construct(
             ticket_id=command.ticket_id,
             sale_id=command.sale_id,
             user_id=command.user_id,
             decided_at_ms=now_ms,
         )
-    return PurchaseRejected(
+    return PurchaseRejected.model_construct(
         ticket_id=command.ticket_id,
         sale_id=command.sale_id,
         user_id=command.user_id,
@@ -108,7 +109,7 @@ class IntentDecider:
         if events:
             await publish_confirmed(
                 self._decisions,
-                encode(EventBatch(events=events)),
+                encode(EventBatch.model_construct(events=events)),
                 "decisions",
                 confirm_timeout=self._publish_timeout,
             )

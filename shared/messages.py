@@ -114,39 +114,38 @@ _command_batch: TypeAdapter[CommandBatch] = TypeAdapter(CommandBatch)
 _event_batch: TypeAdapter[EventBatch] = TypeAdapter(EventBatch)
 
 
-def _check_version(body: bytes, expected_type: str) -> None:
-    # Read the envelope before validating the items so that a message from a newer
-    # producer is reported as a version problem, not as a pile of field errors.
+def _diagnose(body: bytes, expected_type: str, exc: ValidationError) -> PoisonMessage:
+    """Why a body failed validation: a version problem is reported as such, not as a pile
+    of field errors (only computed for bodies that failed: the hot path parses once)."""
     try:
         envelope = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise PoisonMessage(f"undecodable body: {exc}") from None
+    except (ValueError, UnicodeDecodeError) as error:
+        return PoisonMessage(f"undecodable body: {error}")
     if not isinstance(envelope, dict) or envelope.get("type") != expected_type:
-        raise PoisonMessage(f"expected a {expected_type} object")
+        return PoisonMessage(f"expected a {expected_type} object")
     version = envelope.get("version")
     if version != SCHEMA_VERSION:
-        raise UnsupportedVersion(
+        return UnsupportedVersion(
             f"{expected_type} version {version!r} is not supported (this build reads "
             f"version {SCHEMA_VERSION})"
         )
+    return PoisonMessage(f"invalid {expected_type}: {exc.errors(include_url=False)}")
 
 
 def decode_commands(body: bytes) -> CommandBatch:
     """Parse an intents message; raise PoisonMessage for anything that cannot be processed."""
-    _check_version(body, "command_batch")
     try:
         return _command_batch.validate_json(body)
     except ValidationError as exc:
-        raise PoisonMessage(f"invalid command_batch: {exc.errors(include_url=False)}") from None
+        raise _diagnose(body, "command_batch", exc) from None
 
 
 def decode_events(body: bytes) -> EventBatch:
     """Parse a decisions message; raise PoisonMessage for anything that cannot be processed."""
-    _check_version(body, "event_batch")
     try:
         return _event_batch.validate_json(body)
     except ValidationError as exc:
-        raise PoisonMessage(f"invalid event_batch: {exc.errors(include_url=False)}") from None
+        raise _diagnose(body, "event_batch", exc) from None
 
 
 def encode(batch: CommandBatch | EventBatch) -> bytes:

@@ -10,7 +10,17 @@ import aiohttp
 from aiohttp import web
 
 from gateway import docs
-from gateway.appkeys import AMQP, AUTH, INVENTORY, ORDERS, PURCHASES, SALES, SETTINGS, TICKETS
+from gateway.appkeys import (
+    AMQP,
+    AUTH,
+    FEED,
+    INVENTORY,
+    ORDERS,
+    PURCHASES,
+    SALES,
+    SETTINGS,
+    TICKETS,
+)
 from gateway.domain import AdmissionLimits
 from gateway.http import routes
 from gateway.proxy import Upstream
@@ -18,6 +28,7 @@ from gateway.publisher import IntentPublisher
 from gateway.purchasing import Purchases
 from gateway.sales import SaleCache
 from gateway.settings import GatewaySettings
+from gateway.streams import SaleFeed
 from gateway.ticket_board import TicketBoard
 from gateway.tickets import Tickets, TicketStore
 from gateway.updates import follow_updates
@@ -45,12 +56,15 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     app[TICKETS] = Tickets(
         TicketStore(client, keys, idempotency_ttl=settings.idempotency_ttl_seconds),
         TicketBoard(max_entries=settings.ticket_board_size),
+        app[SALES],
     )
+    app[FEED] = SaleFeed(app[SALES], interval=settings.sale_stream_interval)
     background = [
         asyncio.create_task(
             follow_updates(client, keys, sales=app[SALES], tickets=app[TICKETS].board)
         ),
         asyncio.create_task(app[SALES].refresh_forever()),
+        asyncio.create_task(app[FEED].run()),
     ]
     yield
     for task in background:
@@ -92,6 +106,13 @@ async def _publisher(app: web.Application) -> AsyncIterator[None]:
         await connection.close()
 
 
+async def _end_streams(app: web.Application) -> None:
+    # Open event streams would hold the graceful shutdown until its timeout: end them; the
+    # clients reconnect (to another replica) and get a fresh snapshot first.
+    if FEED in app:
+        app[FEED].closing.set()
+
+
 def create_app(settings: GatewaySettings) -> web.Application:
     async def redis_ready() -> None:
         await app[TICKETS].store.ping()
@@ -103,6 +124,7 @@ def create_app(settings: GatewaySettings) -> web.Application:
     app = create_base_app({"redis": redis_ready, "rabbitmq": amqp_ready})
     app[SETTINGS] = settings
     app.cleanup_ctx.extend([token_verifier_ctx(settings), _upstreams, _redis, _publisher])
+    app.on_shutdown.append(_end_streams)
     app.add_routes(routes)
     app.add_routes(docs.routes)
     return app

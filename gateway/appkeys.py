@@ -7,6 +7,7 @@ from gateway.proxy import Upstream
 from gateway.purchasing import Purchases
 from gateway.sales import SaleCache
 from gateway.settings import GatewaySettings
+from gateway.streams import SaleFeed
 from gateway.tickets import Tickets
 
 SETTINGS = web.AppKey("settings", GatewaySettings)
@@ -17,3 +18,4 @@ AMQP = web.AppKey("amqp", AbstractRobustConnection)
 AUTH = web.AppKey("auth", Upstream)
 INVENTORY = web.AppKey("inventory", Upstream)
 ORDERS = web.AppKey("orders", Upstream)
+FEED = web.AppKey("feed", SaleFeed)

@@ -31,6 +31,8 @@ class TicketView(BaseModel):
     status: TicketStatus
     reason: str | None = None
     order_id: UUID | None = None
+    # While queued: the approximate place in the sale's line (1 = next to be decided).
+    position: int | None = None
 
 
 def ensure_purchasable(state: SaleState) -> None:

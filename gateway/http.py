@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.appkeys import AUTH, INVENTORY, ORDERS, PURCHASES, SALES, TICKETS
+from gateway.appkeys import AUTH, FEED, INVENTORY, ORDERS, PURCHASES, SALES, TICKETS
 from gateway.domain import PurchaseRequest, idempotency_key
+from gateway.streams import ticket_stream
 from shared.errors import NotFound
 from shared.service import authenticate, authenticate_admin
 from shared.web import model_response, path_uuid, read_json
@@ -67,10 +68,26 @@ async def purchase(request: web.Request) -> web.Response:
 async def get_ticket(request: web.Request) -> web.Response:
     claims = await authenticate(request)
     ticket_id = str(path_uuid(request, "ticket_id", missing="no such ticket"))
-    ticket = await request.app[TICKETS].get(ticket_id, str(claims.user_id))
+    tickets = request.app[TICKETS]
+    ticket = await tickets.get(ticket_id, str(claims.user_id))
     if ticket is None:
         raise NotFound("no such ticket")
-    return _json(ticket.to_json(ticket_id))
+    return _json(await tickets.render(ticket_id, ticket))
+
+
+@routes.get("/api/v1/sales/{sale_id}/events")
+async def sale_events(request: web.Request) -> web.StreamResponse:
+    sale_id = path_uuid(request, "sale_id", missing="no such sale")
+    return await request.app[FEED].stream(request, sale_id)
+
+
+@routes.get("/api/v1/tickets/{ticket_id}/events")
+async def ticket_events(request: web.Request) -> web.StreamResponse:
+    claims = await authenticate(request)
+    ticket_id = str(path_uuid(request, "ticket_id", missing="no such ticket"))
+    return await ticket_stream(
+        request, request.app[TICKETS], ticket_id, str(claims.user_id), request.app[FEED].closing
+    )
 
 
 @routes.get("/api/v1/orders")

@@ -1,6 +1,6 @@
 """The gateway's own metrics (HTTP metrics come from shared.metrics)."""
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 INTENTS_PUBLISHED = Counter("gateway_intents_published_total", "Purchases confirmed by the broker")
 PUBLISH_FAILURES = Counter(
@@ -11,3 +11,4 @@ PUBLISH_BATCH_SIZE = Histogram(
     "Purchases per confirmed publish",
     buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000),
 )
+SSE_STREAMS = Gauge("sse_streams_open", "Server-sent event streams open", ["stream"])

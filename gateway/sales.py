@@ -57,6 +57,10 @@ class SaleSnapshot:
         )
 
     @property
+    def decided(self) -> int:
+        return self.accepted + self.rejected
+
+    @property
     def waiting(self) -> int:
         """Intents confirmed by the broker and not yet decided (approximate)."""
         return max(0, self.enqueued - self.accepted - self.rejected)

@@ -19,3 +19,5 @@ class GatewaySettings(ServiceSettings):
     sale_refresh_seconds: float = Field(default=1.0, gt=0)
     # Tickets kept in memory for polls and streams (least recently used go first).
     ticket_board_size: int = Field(default=200_000, ge=1_000)
+    # Sale streams send at most one update per sale per interval (and always the last one).
+    sale_stream_interval: float = Field(default=0.2, ge=0.05, le=5)

@@ -11,6 +11,7 @@ published while this gateway was not subscribed.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections import OrderedDict
@@ -27,17 +28,26 @@ class Ticket:
     status: str
     reason: str | None = None
     order_id: str | None = None
+    seq: int = 0  # place in the sale's line, counted from the sale's first intent
     checked_at: float = 0.0  # monotonic time the source last vouched for this state
 
     @property
     def final(self) -> bool:
         return self.status in FINAL
 
-    def to_json(self, ticket_id: str) -> bytes:
-        """The ticket object of the API (see gateway.domain.TicketView)."""
+    def position(self, decided: int) -> int | None:
+        """Approximate place in line while queued: intents ahead not yet decided, plus one."""
+        if self.status != "queued" or not self.seq:
+            return None
+        return max(1, self.seq - decided)
+
+    def to_json(self, ticket_id: str, decided: int = 0) -> bytes:
+        """The ticket object of the API (see gateway.domain.TicketView); ``decided`` is the
+        number of decisions its sale has taken, for the position."""
         return (
             f'{{"ticket_id":"{ticket_id}","sale_id":"{self.sale_id}","status":"{self.status}",'
-            f'"reason":{json.dumps(self.reason)},"order_id":{json.dumps(self.order_id)}}}'
+            f'"reason":{json.dumps(self.reason)},"order_id":{json.dumps(self.order_id)},'
+            f'"position":{json.dumps(self.position(decided))}}}'
         ).encode()
 
 
@@ -46,13 +56,33 @@ class TicketBoard:
         self._tickets: OrderedDict[str, Ticket] = OrderedDict()
         self._max_entries = max_entries
         self._stale_after = stale_after
+        self._watchers: dict[str, set[asyncio.Event]] = {}
+
+    @property
+    def stale_after(self) -> float:
+        return self._stale_after
+
+    def watch(self, ticket_id: str) -> asyncio.Event:
+        """An event set whenever an update for this ticket lands (ticket streams wait on it)."""
+        event = asyncio.Event()
+        self._watchers.setdefault(ticket_id, set()).add(event)
+        return event
+
+    def unwatch(self, ticket_id: str, event: asyncio.Event) -> None:
+        watchers = self._watchers.get(ticket_id)
+        if watchers is not None:
+            watchers.discard(event)
+            if not watchers:
+                del self._watchers[ticket_id]
 
     def __len__(self) -> int:
         return len(self._tickets)
 
-    def issued(self, ticket_id: str, user_id: str, sale_id: str) -> None:
+    def issued(self, ticket_id: str, user_id: str, sale_id: str) -> Ticket:
         """A ticket this gateway is queueing (before its intent can be decided)."""
-        self.remember(ticket_id, Ticket(user_id, sale_id, "queued"))
+        ticket = Ticket(user_id, sale_id, "queued")
+        self.remember(ticket_id, ticket)
+        return ticket
 
     def forget(self, ticket_id: str) -> None:
         self._tickets.pop(ticket_id, None)
@@ -88,4 +118,6 @@ class TicketBoard:
             ticket.order_id = order_id or None
             ticket.checked_at = now
             changed.append((ticket_id, ticket))
+            for event in self._watchers.get(ticket_id, ()):
+                event.set()
         return changed

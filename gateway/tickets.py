@@ -9,27 +9,28 @@ from uuid import UUID
 
 import redis.asyncio as aioredis
 
+from gateway.sales import SaleCache
 from gateway.ticket_board import Ticket, TicketBoard
 from shared.keys import Keys
 from shared.messages import PlacePurchase
 
 _PENDING = "pending:"
 
-# The records of a whole batch and the count of its intents per sale, in one call: the
-# per-command cost of a client pipeline is what a gateway would otherwise spend most on.
+# The records of a whole batch in one call (the per-command cost of a client pipeline is
+# what a gateway would otherwise spend most on). Each ticket gets its place in its sale's
+# line, "seq", from the sale's enqueued counter: seq minus the decisions taken so far is its
+# approximate position. Returns the seqs in order.
 _ISSUE = """
 local prefix = ARGV[1]
-local counts = {}
+local seqs = {}
 for i = 2, #ARGV, 3 do
   local sid = ARGV[i + 1]
+  local seq = redis.call("HINCRBY", prefix .. "sale:" .. sid, "enqueued", 1)
   redis.call("HSET", prefix .. "ticket:" .. ARGV[i], "sale_id", sid, "user_id", ARGV[i + 2],
-             "status", "queued")
-  counts[sid] = (counts[sid] or 0) + 1
+             "status", "queued", "seq", seq)
+  seqs[#seqs + 1] = seq
 end
-for sid, n in pairs(counts) do
-  redis.call("HINCRBY", prefix .. "sale:" .. sid, "enqueued", n)
-end
-return 0
+return seqs
 """
 
 
@@ -42,12 +43,13 @@ class TicketStore:
         self._idempotency_ttl = idempotency_ttl
         self._issue = client.register_script(_ISSUE)
 
-    async def create_queued(self, purchases: Sequence[PlacePurchase]) -> None:
-        """Record every ticket of a batch as queued and count it as enqueued for its sale."""
+    async def create_queued(self, purchases: Sequence[PlacePurchase]) -> list[int]:
+        """Record every ticket of a batch as queued, count it as enqueued for its sale, and
+        return each ticket's place in its sale's line."""
         args = [self._keys.prefix]
         for p in purchases:
             args += [str(p.ticket_id), str(p.sale_id), str(p.user_id)]
-        await self._issue(args=args)
+        return [int(seq) for seq in await self._issue(args=args)]
 
     async def uncount(self, per_sale: Counter[UUID]) -> None:
         """Take back the enqueued count of a batch the broker did not confirm."""
@@ -58,12 +60,13 @@ class TicketStore:
 
     async def read(self, ticket_id: str) -> Ticket | None:
         values = await self._redis.hmget(
-            self._keys.ticket(ticket_id), ["sale_id", "user_id", "status", "reason", "order_id"]
+            self._keys.ticket(ticket_id),
+            ["sale_id", "user_id", "status", "reason", "order_id", "seq"],
         )
-        sale_id, user_id, status, reason, order_id = cast(list[str | None], values)
+        sale_id, user_id, status, reason, order_id, seq = cast(list[str | None], values)
         if sale_id is None or user_id is None or status is None:
             return None
-        return Ticket(user_id, sale_id, status, reason, order_id)
+        return Ticket(user_id, sale_id, status, reason, order_id, seq=int(seq or 0))
 
     # An idempotency key holds "pending:<ticket>" until the broker confirmed the intent and
     # "<ticket>" afterwards, so a repeat never gets a ticket that might not be queued.
@@ -107,16 +110,19 @@ class TicketStore:
 class Tickets:
     """Memory first, Redis second: what polls, streams and the publisher use."""
 
-    def __init__(self, store: TicketStore, board: TicketBoard) -> None:
+    def __init__(self, store: TicketStore, board: TicketBoard, sales: SaleCache) -> None:
         self.store = store
         self.board = board
+        self._sales = sales
 
     async def issue(self, purchases: Sequence[PlacePurchase]) -> None:
         """Record a batch as queued, here (first: updates may arrive before we answer) and
         in Redis (for every gateway)."""
-        for p in purchases:
-            self.board.issued(str(p.ticket_id), str(p.user_id), str(p.sale_id))
-        await self.store.create_queued(purchases)
+        tickets = [
+            self.board.issued(str(p.ticket_id), str(p.user_id), str(p.sale_id)) for p in purchases
+        ]
+        for ticket, seq in zip(tickets, await self.store.create_queued(purchases), strict=True):
+            ticket.seq = seq
 
     async def withdraw(self, purchases: Sequence[PlacePurchase]) -> None:
         """A batch the broker did not confirm: no ticket, and not waiting in line."""
@@ -133,3 +139,12 @@ class Tickets:
                 return None
             self.board.remember(ticket_id, ticket)
         return ticket if ticket.user_id == owner else None
+
+    async def render(self, ticket_id: str, ticket: Ticket) -> bytes:
+        """The API's ticket object; a queued ticket's position comes from its sale's count
+        of decisions (what polls and ticket streams both show)."""
+        decided = 0
+        if ticket.status == "queued":
+            sale = await self._sales.get(UUID(ticket.sale_id))
+            decided = sale.decided if sale is not None else 0
+        return ticket.to_json(ticket_id, decided)

@@ -6,6 +6,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from gateway.publisher import IntentPublisher
+from gateway.sales import SaleCache
 from gateway.ticket_board import TicketBoard
 from gateway.tickets import Tickets, TicketStore
 from shared.errors import ServiceUnavailable
@@ -51,7 +52,11 @@ async def publishing(amqp, names, redis_client, namespace):
     wrong = Names(names.namespace, names.partitions + 1)
     publisher = IntentPublisher(
         topology.intents,
-        Tickets(TicketStore(redis_client, keys, idempotency_ttl=60), TicketBoard()),
+        Tickets(
+            TicketStore(redis_client, keys, idempotency_ttl=60),
+            TicketBoard(),
+            SaleCache(redis_client, keys),
+        ),
         wrong,
         linger=0.005,
         max_batch=100,

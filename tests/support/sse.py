@@ -19,7 +19,9 @@ class Event:
 
 async def events(response: aiohttp.ClientResponse) -> AsyncIterator[Event]:
     """Events of an SSE response, until the server ends it."""
-    kind, event_id, data = "message", None, []
+    kind: str = "message"
+    event_id: str | None = None
+    data: list[str] = []
     async for raw in response.content:
         line = raw.decode().rstrip("\r\n")
         if not line:

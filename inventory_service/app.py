@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from inventory_service.appkeys import AMQP, POOL, REPOSITORY, SETTINGS, STORE, TOP_UPS
+from inventory_service.appkeys import AMQP, POOL, QUEUES, REPOSITORY, SETTINGS, STORE, TOP_UPS
 from inventory_service.deciding import IntentDecider
 from inventory_service.http import routes
+from inventory_service.queues import QueueInspector
 from inventory_service.recovery import restore_missing_sales
 from inventory_service.repository import SaleRepository
 from inventory_service.settings import InventorySettings
@@ -59,6 +61,8 @@ async def _consumers(app: web.Application) -> AsyncIterator[None]:
     app[TOP_UPS] = StockTopUps(
         topology.intents, names, app[STORE], confirm_timeout=settings.publish_timeout
     )
+    app[QUEUES] = QueueInspector(connection, names)
+    exporter = asyncio.create_task(app[QUEUES].export_forever())
     partitions = [names.intents_queue(p) for p in range(settings.intent_partitions)]
     async with consuming(
         connection,
@@ -67,6 +71,7 @@ async def _consumers(app: web.Application) -> AsyncIterator[None]:
         shutdown_timeout=settings.shutdown_timeout,
     ):
         yield
+    exporter.cancel()
     with contextlib.suppress(Exception):
         await connection.close()
 

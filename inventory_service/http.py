@@ -6,10 +6,10 @@ import uuid
 
 from aiohttp import web
 
-from inventory_service.appkeys import REPOSITORY, STORE, TOP_UPS
+from inventory_service.appkeys import QUEUES, REPOSITORY, STORE, TOP_UPS
 from inventory_service.domain import NewSale, StockTopUp
 from shared.errors import NotFound
-from shared.sales import SaleView, datetime_to_ms, now_ms
+from shared.sales import SaleView, datetime_to_ms, ms_to_datetime, now_ms
 from shared.service import authenticate_admin
 from shared.web import model_response, path_uuid, read_json
 
@@ -70,5 +70,36 @@ async def add_stock(request: web.Request) -> web.Response:
             "added": top_up.add,
             "stock": outcome.stock,
             "remaining": outcome.remaining,
+        }
+    )
+
+
+@routes.get("/api/v1/admin/overview")
+async def overview(request: web.Request) -> web.Response:
+    """What an operator watches: each partition's line and every sale's counters."""
+    await authenticate_admin(request)
+    lines = await request.app[QUEUES].inspect()
+    now = now_ms()
+    sales = []
+    for sale_id, fields in await request.app[STORE].all_sales():
+        view = SaleView.from_hash(sale_id, fields, now_ms=now)
+        accepted, rejected = int(fields.get("accepted", 0)), int(fields.get("rejected", 0))
+        sales.append(
+            {
+                **view.model_dump(mode="json"),
+                "accepted": accepted,
+                "rejected": rejected,
+                "waiting": max(0, int(fields.get("enqueued", 0)) - accepted - rejected),
+            }
+        )
+    return web.json_response(
+        {
+            "at": ms_to_datetime(now).isoformat(),
+            "partitions": [
+                {"partition": p, "queue": d.queue, "ready": d.ready, "consumers": d.consumers}
+                for p, d in enumerate(lines.partitions)
+            ],
+            "dead_letters": lines.dead_letters.ready,
+            "sales": sales,
         }
     )

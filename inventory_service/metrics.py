@@ -1,6 +1,6 @@
 """The inventory service's own metrics (HTTP metrics come from shared.metrics)."""
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 DECISIONS = Counter(
     "inventory_decisions_total",
@@ -15,3 +15,10 @@ BATCH_SIZE = Histogram(
 POISON = Counter(
     "inventory_poison_messages_total", "Intents sent to the dead-letter queue", ["reason"]
 )
+QUEUE_DEPTH = Gauge(
+    "intent_queue_depth", "Intent messages (batches) waiting in each partition", ["partition"]
+)
+QUEUE_CONSUMERS = Gauge(
+    "intent_queue_consumers", "Consumers registered on each partition (one active)", ["partition"]
+)
+DEAD_LETTER_DEPTH = Gauge("dead_letter_queue_depth", "Messages waiting in the dead-letter queue")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from importlib import resources
+from typing import cast
 from uuid import UUID
 
 import redis.asyncio as aioredis
@@ -111,6 +112,19 @@ class SaleStore:
             name: int(v or 0)
             for name, v in zip(("stock", "remaining", "accepted", "rejected"), values, strict=True)
         }
+
+    async def all_sales(self) -> list[tuple[UUID, dict[str, str]]]:
+        """Every sale's hash, by start time (one pipelined round trip)."""
+        ids = cast(list[str], await self._redis.zrange(self._keys.sales_index, 0, -1))
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for sale_id in ids:
+                pipe.hgetall(self._keys.sale(sale_id))
+            hashes = cast(list[dict[str, str]], await pipe.execute())
+        return [
+            (UUID(sale_id), fields)
+            for sale_id, fields in zip(ids, hashes, strict=True)
+            if fields and "name" in fields
+        ]
 
     async def command_outcome(self, command_id: UUID) -> StockIncreased | None:
         """The decision of a stock top-up, once the decider has taken it."""

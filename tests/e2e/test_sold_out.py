@@ -77,3 +77,22 @@ async def test_top_up_input_and_access(api, admin_token):
         assert (await api.call("POST", path, token=admin_token, json=bad)).status == 422
     missing = "/api/v1/admin/sales/00000000-0000-0000-0000-000000000000/stock"
     assert (await api.call("POST", missing, token=admin_token, json={"add": 1})).status == 404
+
+
+async def test_operator_overview_shows_lines_and_sales(api, admin_token, stack):
+    sale = await api.create_sale(admin_token, stock=3)
+    buyer = await api.user("buyer")
+    ticket = (await api.purchase(buyer, sale["sale_id"])).body["ticket_id"]
+    await api.wait_final(buyer, ticket)
+    assert (await api.call("GET", "/api/v1/admin/overview", token=buyer)).status == 403
+    reply = await api.call("GET", "/api/v1/admin/overview", token=admin_token)
+    assert reply.status == 200
+    body = reply.body
+    assert [p["partition"] for p in body["partitions"]] == list(range(len(body["partitions"])))
+    assert all(p["consumers"] >= 1 for p in body["partitions"])  # the inventory consumes all
+    assert body["dead_letters"] == 0
+    [row] = [s for s in body["sales"] if s["sale_id"] == sale["sale_id"]]
+    assert (row["stock"], row["remaining"], row["accepted"], row["waiting"]) == (3, 2, 1, 0)
+    metrics = await (await api.session.get(f"{stack.inventory.url}/metrics")).text()
+    assert 'intent_queue_consumers{partition="0"}' in metrics
+    assert "dead_letter_queue_depth" in metrics

@@ -34,6 +34,7 @@ from bench.measure import (
     final_times,
 )
 from bench.report import chart, table, write_json
+from bench.streams import Streams
 from bench.system import (
     RESULTS,
     ROOT,
@@ -70,9 +71,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--skip-baseline", action="store_true")
     p.add_argument(
+        "--streams",
+        type=int,
+        default=2_000,
+        help="streams phase: sale event streams held open during a burst",
+    )
+    p.add_argument(
         "--phases",
-        default="burst,rate,sold_out,polls",
-        help="comma-separated subset of burst,rate,sold_out,polls",
+        default="burst,polls,streams,rate,sold_out",
+        help="comma-separated subset of burst,polls,streams,rate,sold_out",
     )
     p.add_argument("--label", default="", help="a note stored with the results")
     return p.parse_args(argv)
@@ -207,6 +214,34 @@ async def engine_phases(
                         else [f"{len(polls) - finals_seen} polled tickets not final"]
                     )
                     phases.append(figures)
+
+            if "streams" in wanted:
+                limit = math.ceil(args.attempts / len(tokens)) + 1
+                sale = await create_sale(session, admin, stock=args.attempts, limit=limit)
+                async with Streams(HOST, GATEWAY_PORT, sale, args.streams) as streams:
+                    with ProcessSampler(engine.pids()) as sampler:
+                        attempts = await burst(
+                            HOST,
+                            GATEWAY_PORT,
+                            purchases(sale, tokens, args.attempts),
+                            concurrency=args.concurrency,
+                            label=f"burst, {args.streams:,} streams",
+                        )
+                        await settle(redis_client, keys, attempts)
+                    await asyncio.sleep(1)  # the last coalesced event of every stream
+                    seen = streams.summary(final_remaining=0)
+                figures = answer_figures(
+                    f"streams: burst N={args.attempts:,} + {args.streams:,} open streams",
+                    attempts,
+                    accepted_status=202,
+                )
+                add_outcome_figures(figures, attempts, await final_times(config.database_url, sale))
+                add_process_figures(figures, sampler)
+                figures.invariants = await check(config, redis_client, sale, attempts, limit)
+                if seen["failed"] or seen["with_final_value"] != args.streams:
+                    figures.invariants.append(f"streams: {seen}")
+                figures.streams = seen
+                phases.append(figures)
 
             if "rate" in wanted:
                 count = int(args.rate * args.duration)

@@ -37,6 +37,7 @@ class PhaseFigures:
     rss_mb: dict[str, float] = field(default_factory=dict)
     cpu_us_per_attempt: dict[str, float] = field(default_factory=dict)
     invariants: list[str] | None = None
+    streams: dict[str, object] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -86,6 +86,14 @@ def table(phases: Sequence[PhaseFigures], *, ratio: float, header: str) -> str:
             lines.append(
                 f"{p.name}: peak RSS MB " + ", ".join(f"{k} {v:.0f}" for k, v in p.rss_mb.items())
             )
+        if p.streams:
+            lines.append(
+                f"{p.name}: streams "
+                + ", ".join(
+                    f"{k} {v:,.1f}" if isinstance(v, float) else f"{k} {v}"
+                    for k, v in p.streams.items()
+                )
+            )
         if p.cpu_us_per_attempt:
             lines.append(
                 f"{p.name}: CPU us per attempt "

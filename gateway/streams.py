@@ -14,7 +14,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from aiohttp import web
@@ -47,29 +48,33 @@ async def open_stream(request: web.Request) -> web.StreamResponse:
     return response
 
 
+@dataclass(eq=False)
+class _Subscriber:
+    transport: asyncio.Transport
+    done: asyncio.Future[None]
+
+
+def _chunk(payload: bytes) -> bytes:
+    """One chunk of a chunked HTTP/1.1 body (the framing aiohttp's own writes use)."""
+    return f"{len(payload):x}\r\n".encode() + payload + b"\r\n"
+
+
 class SaleFeed:
-    """Fans coalesced sale snapshots out to the open sale streams of this gateway."""
+    """Fans coalesced sale snapshots out to the open sale streams of this gateway.
+
+    Thousands of streams must not slow purchases: each change is rendered and framed once
+    per sale and written straight to every subscriber's transport by this one task, with no
+    per-stream coroutine to wake. A reader whose socket buffer is full skips that update (it
+    gets the next, newer one); a closed connection is dropped.
+    """
 
     def __init__(self, sales: SaleCache, *, interval: float = 0.2) -> None:
         self._sales = sales
         self._interval = interval
-        self._subscribers: dict[UUID, set[asyncio.Queue[bytes]]] = {}
+        self._subscribers: dict[UUID, set[_Subscriber]] = {}
         self._sent: dict[UUID, tuple[int, str]] = {}
+        self._last_beat = time.monotonic()
         self.closing = asyncio.Event()
-
-    @contextlib.contextmanager
-    def subscribe(self, sale_id: UUID) -> Iterator[asyncio.Queue[bytes]]:
-        # A queue of one: a slow reader gets the newest value, never a backlog.
-        queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=1)
-        self._subscribers.setdefault(sale_id, set()).add(queue)
-        try:
-            yield queue
-        finally:
-            subscribers = self._subscribers.get(sale_id, set())
-            subscribers.discard(queue)
-            if not subscribers:
-                self._subscribers.pop(sale_id, None)
-                self._sent.pop(sale_id, None)
 
     @staticmethod
     def render(snapshot: SaleSnapshot, now: int | None = None) -> bytes:
@@ -80,19 +85,41 @@ class SaleFeed:
         """Every interval, push each changed subscribed sale to its streams (until cancelled)."""
         while True:
             await asyncio.sleep(self._interval)
-            for sale_id, queues in list(self._subscribers.items()):
+            beat = time.monotonic() - self._last_beat > HEARTBEAT_SECONDS
+            if beat:
+                self._last_beat = time.monotonic()
+            for sale_id, subscribers in list(self._subscribers.items()):
                 snapshot = await self._sales.get(sale_id)
                 if snapshot is None:
                     continue
                 state = snapshot.state()
-                if self._sent.get(sale_id) == (snapshot.version, state):
-                    continue
-                self._sent[sale_id] = (snapshot.version, state)
-                payload = self.render(snapshot)
-                for queue in queues:
-                    if queue.full():
-                        queue.get_nowait()
-                    queue.put_nowait(payload)
+                payload = None
+                if self._sent.get(sale_id) != (snapshot.version, state):
+                    self._sent[sale_id] = (snapshot.version, state)
+                    payload = _chunk(self.render(snapshot))
+                elif beat:
+                    payload = _chunk(b": keep-alive\n\n")
+                self._broadcast(sale_id, subscribers, payload)
+
+    def _broadcast(
+        self, sale_id: UUID, subscribers: set[_Subscriber], payload: bytes | None
+    ) -> None:
+        for subscriber in list(subscribers):
+            transport = subscriber.transport
+            if transport.is_closing():
+                self._drop(sale_id, subscriber)  # the client went away
+            elif payload is not None and transport.get_write_buffer_size() < _SLOW_READER_BYTES:
+                transport.write(payload)
+
+    def _drop(self, sale_id: UUID, subscriber: _Subscriber) -> None:
+        subscribers = self._subscribers.get(sale_id)
+        if subscribers is not None:
+            subscribers.discard(subscriber)
+            if not subscribers:
+                del self._subscribers[sale_id]
+                self._sent.pop(sale_id, None)
+        if not subscriber.done.done():
+            subscriber.done.set_result(None)
 
     async def stream(self, request: web.Request, sale_id: UUID) -> web.StreamResponse:
         """A fresh snapshot first (also after a reconnect), then each coalesced change."""
@@ -100,32 +127,27 @@ class SaleFeed:
         if snapshot is None:
             raise NotFound("no such sale")
         response = await open_stream(request)
+        await response.write(self.render(snapshot))
+        transport = request.transport
+        if transport is None:
+            return response
+        subscriber = _Subscriber(transport, asyncio.get_running_loop().create_future())
+        self._subscribers.setdefault(sale_id, set()).add(subscriber)
         metrics.SSE_STREAMS.labels("sale").inc()
-        closing = asyncio.ensure_future(self.closing.wait())
+        closing: asyncio.Future[Any] = asyncio.ensure_future(self.closing.wait())
+        waiting: set[asyncio.Future[Any]] = {subscriber.done, closing}
         try:
-            with self.subscribe(sale_id) as queue:
-                await response.write(self.render(snapshot))
-                while True:
-                    getting = asyncio.ensure_future(queue.get())
-                    done, _ = await asyncio.wait(
-                        {getting, closing},
-                        timeout=HEARTBEAT_SECONDS,
-                        return_when=asyncio.FIRST_COMPLETED,
-                    )
-                    if closing in done:
-                        getting.cancel()
-                        break
-                    if getting in done:
-                        await response.write(getting.result())
-                    else:
-                        getting.cancel()
-                        await response.write(b": keep-alive\n\n")
-        except ConnectionResetError:
-            pass  # the client went away
+            # The feed writes; this handler only waits for the end of the stream.
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         finally:
             closing.cancel()
+            self._drop(sale_id, subscriber)
             metrics.SSE_STREAMS.labels("sale").dec()
         return response
+
+
+# Past this much unsent data a reader is not keeping up: it misses updates, not the others.
+_SLOW_READER_BYTES = 64 * 1024
 
 
 async def ticket_stream(

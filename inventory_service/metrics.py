@@ -19,6 +19,22 @@ QUEUE_DEPTH = Gauge(
     "intent_queue_depth", "Intent messages (batches) waiting in each partition", ["partition"]
 )
 QUEUE_CONSUMERS = Gauge(
-    "intent_queue_consumers", "Consumers registered on each partition (one active)", ["partition"]
+    "intent_queue_consumers",
+    "Consumers the broker delivers each partition to: with single active consumer, only the"
+    " active one (standbys are not counted)",
+    ["partition"],
 )
 DEAD_LETTER_DEPTH = Gauge("dead_letter_queue_depth", "Messages waiting in the dead-letter queue")
+
+# Known label values exist from the start: a series that appears only at its first increment
+# loses that increment in every rate() (Prometheus has no earlier sample to compare with).
+for _outcome in (
+    "purchase_accepted",
+    "sold_out",
+    "limit_reached",
+    "sale_not_active",
+    "stock_added",
+):
+    DECISIONS.labels(_outcome)
+for _reason in ("PoisonMessage", "UnsupportedVersion", "UnknownSale"):
+    POISON.labels(_reason)

@@ -16,3 +16,10 @@ DB_WRITE_SECONDS = Histogram(
 POISON = Counter(
     "orders_poison_messages_total", "Decision messages sent to the dead-letter queue", ["reason"]
 )
+
+# Known label values exist from the start: a series that appears only at its first increment
+# loses that increment in every rate() (Prometheus has no earlier sample to compare with).
+for _status in ("confirmed", "rejected"):
+    PERSISTED.labels(_status)
+for _reason in ("PoisonMessage", "UnsupportedVersion"):
+    POISON.labels(_reason)

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from gateway import docs
+from gateway import docs, webpage
 from gateway.appkeys import (
     AMQP,
     AUTH,
@@ -127,4 +127,5 @@ def create_app(settings: GatewaySettings) -> web.Application:
     app.on_shutdown.append(_end_streams)
     app.add_routes(routes)
     app.add_routes(docs.routes)
+    app.add_routes(webpage.routes)
     return app

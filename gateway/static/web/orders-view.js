@@ -1,0 +1,49 @@
+// My orders (GET /api/v1/orders): one row per confirmed purchase, newest first.
+
+import { listOrders, isSessionError } from "./api.js";
+import { h, byId, replace, setNotice, announce } from "./dom.js";
+import { describe } from "./errors.js";
+import * as store from "./sales-store.js";
+import { localDateTime } from "./time.js";
+
+export function init() {
+  byId("orders-refresh").addEventListener("click", () => show(true));
+}
+
+/** Load and show the orders; `announceDone` says so to screen readers (the Refresh button). */
+export async function show(announceDone = false) {
+  const notice = byId("orders-notice");
+  const table = byId("orders-table");
+  setNotice(notice, "Loading your orders…", "info");
+  try {
+    // Sale names come from the sale list; load it too if this view is the first shown.
+    const [orders] = await Promise.all([listOrders(), store.all().length ? null : store.refresh().catch(() => null)]);
+    setNotice(notice, "");
+    byId("orders-empty").hidden = orders.length > 0;
+    table.hidden = orders.length === 0;
+    replace(byId("orders-body"), orders.map(row));
+    if (announceDone) announce(`${orders.length} order${orders.length === 1 ? "" : "s"} loaded.`);
+  } catch (error) {
+    if (isSessionError(error)) return;
+    setNotice(notice, `Couldn't load your orders. ${describe(error)}`, "error");
+  }
+}
+
+function row(order) {
+  const sale = store.get(order.sale_id);
+  return h(
+    "tr",
+    { "data-order-id": order.order_id },
+    h("td", { "data-label": "Sale" }, sale ? sale.name : h("code", {}, order.sale_id)),
+    h("td", { "data-label": "Placed" }, h("time", { datetime: order.created_at }, localDateTime(order.created_at))),
+    h("td", { "data-label": "Order" }, h("code", {}, order.order_id)),
+    h("td", { "data-label": "Ticket" }, h("code", {}, order.ticket_id)),
+  );
+}
+
+export function reset() {
+  replace(byId("orders-body"));
+  byId("orders-table").hidden = true;
+  byId("orders-empty").hidden = true;
+  setNotice(byId("orders-notice"), "");
+}

@@ -1,0 +1,330 @@
+// The list of sales: each with its countdown, live stock bar, state, Buy button and the
+// tickets bought from it.
+
+import { placePurchase, uuid4, isSessionError } from "./api.js";
+import { h, byId, replace, setNotice, announce, alertUser } from "./dom.js";
+import { describe, notActiveText } from "./errors.js";
+import { SaleStream } from "./sale-stream.js";
+import * as store from "./sales-store.js";
+import * as tickets from "./tickets.js";
+import { renderTicketCard, statusLabel, statusText } from "./ticket-card.js";
+import { duration, localDateTime } from "./time.js";
+
+// At most this many sale streams at once: with the ticket streams (ticket-follow.js) they
+// must leave a connection free for requests (browsers allow 6 per origin over HTTP/1.1).
+// The other sales are refreshed by reloading the list.
+const MAX_SALE_STREAMS = 3;
+const LIST_REFRESH_MS = 10000;
+
+const STATE_LABELS = { scheduled: "Upcoming", active: "On sale", sold_out: "Sold out", ended: "Ended" };
+const numbers = new Intl.NumberFormat();
+
+const cards = new Map(); // sale_id -> {el, refs}
+const streams = new Map(); // sale_id -> SaleStream
+let visible = false;
+let refreshTimer = 0;
+let clockTimer = 0;
+let loadedOnce = false;
+
+export function init() {
+  store.onChange((sale) => (sale ? renderSale(sale) : renderAll()));
+  tickets.onChange(onTicket);
+}
+
+/** The view is shown: load the list, open the streams, tick the countdowns. */
+export async function show() {
+  visible = true;
+  await reload();
+  clockTimer = window.setInterval(tick, 1000);
+}
+
+/** The view is hidden: close the streams (they hold connections) and stop the timers. */
+export function hide() {
+  visible = false;
+  window.clearTimeout(refreshTimer);
+  window.clearInterval(clockTimer);
+  for (const id of [...streams.keys()]) closeStream(id);
+}
+
+/** Forget everything (log-out). */
+export function reset() {
+  hide();
+  cards.clear();
+  replace(byId("sale-list"));
+  loadedOnce = false;
+}
+
+async function reload() {
+  window.clearTimeout(refreshTimer);
+  const notice = byId("sales-notice");
+  try {
+    await store.refresh();
+    setNotice(notice, "");
+  } catch (error) {
+    if (isSessionError(error)) return;
+    // Keep showing what we have; say the list may be stale and try again shortly.
+    setNotice(notice, `Couldn't load the sales. ${describe(error)}`, "error");
+  }
+  if (visible) refreshTimer = window.setTimeout(reload, LIST_REFRESH_MS);
+}
+
+function rank(sale) {
+  return sale.state === "ended" ? 1 : 0;
+}
+
+function ordered() {
+  return store.all().sort((a, b) => rank(a) - rank(b) || Date.parse(a.starts_at) - Date.parse(b.starts_at));
+}
+
+function renderAll() {
+  const list = ordered();
+  for (const sale of list) renderSale(sale, false);
+  for (const id of [...cards.keys()]) {
+    if (!store.get(id)) {
+      cards.get(id).el.remove();
+      cards.delete(id);
+    }
+  }
+  arrange(list);
+  loadedOnce = true;
+  byId("sales-empty").hidden = list.length > 0;
+  chooseStreams(list);
+}
+
+// Puts the cards in order without needlessly moving any: moving an element out of the
+// document would blur a focused Buy button inside it, so moveBefore (which keeps focus)
+// is used where the browser has it, and focus is put back otherwise.
+function arrange(list) {
+  const container = byId("sale-list");
+  let cursor = container.firstElementChild;
+  for (const sale of list) {
+    const { el } = cards.get(sale.sale_id);
+    if (el === cursor) {
+      cursor = cursor.nextElementSibling;
+      continue;
+    }
+    if (typeof container.moveBefore === "function" && el.isConnected) {
+      container.moveBefore(el, cursor);
+    } else {
+      const focused = el.contains(document.activeElement) ? document.activeElement : null;
+      container.insertBefore(el, cursor);
+      focused?.focus();
+    }
+  }
+}
+
+function chooseStreams(list) {
+  if (!visible) return;
+  const priority = { active: 0, sold_out: 1, scheduled: 2 };
+  const wanted = new Set(
+    list
+      .filter((sale) => sale.state in priority)
+      .sort((a, b) => priority[a.state] - priority[b.state] || Date.parse(a.starts_at) - Date.parse(b.starts_at))
+      .slice(0, MAX_SALE_STREAMS)
+      .map((sale) => sale.sale_id),
+  );
+  for (const id of [...streams.keys()]) if (!wanted.has(id)) closeStream(id);
+  for (const id of wanted) {
+    if (streams.has(id)) continue;
+    store.setLive(id, true);
+    streams.set(id, new SaleStream(id, { onSale: (sale) => store.put(sale), onStatus: streamStatus }));
+  }
+  streamStatus();
+}
+
+function closeStream(id) {
+  streams.get(id)?.stop();
+  streams.delete(id);
+  store.setLive(id, false);
+}
+
+let retrying = false;
+function streamStatus(status) {
+  if (status) retrying = status === "retrying";
+  const meta = byId("sales-meta");
+  meta.classList.toggle("is-live", streams.size > 0 && !retrying);
+  meta.textContent = streams.size === 0 ? "" : retrying ? "Reconnecting…" : "Live";
+}
+
+function createCard(sale) {
+  const id = sale.sale_id;
+  const nameId = `sale-name-${id}`;
+  const refs = {
+    name: h("h2", { class: "sale-card__name", id: nameId }),
+    state: h("span", { class: "badge" }),
+    when: h("p", { class: "sale-card__when" }),
+    fill: h("div", { class: "stock__fill" }),
+    stockText: h("p", { class: "stock__text" }),
+    limit: h("p", { class: "sale-card__limit" }),
+    buyName: h("span", { class: "visually-hidden" }),
+    message: h("p", { class: "sale-card__message", hidden: true }),
+    tickets: h("ul", { class: "ticket-list", "aria-label": "Your tickets for this sale" }),
+  };
+  refs.buy = h(
+    "button",
+    { type: "button", class: "button button--primary buy", onclick: () => buy(id) },
+    h("span", { class: "buy__label" }, "Buy"),
+    " ",
+    refs.buyName,
+  );
+  const el = h(
+    "li",
+    { class: "sale-card", id: `sale-${id}`, "data-sale-id": id },
+    h(
+      "article",
+      { "aria-labelledby": nameId },
+      h("div", { class: "sale-card__head" }, refs.name, refs.state),
+      refs.when,
+      h("div", { class: "stock" }, h("div", { class: "stock__bar", "aria-hidden": "true" }, refs.fill), refs.stockText),
+      h("div", { class: "sale-card__foot" }, refs.limit, refs.buy),
+      refs.message,
+      refs.tickets,
+    ),
+  );
+  const card = { el, refs, busy: false };
+  cards.set(id, card);
+  return card;
+}
+
+function renderSale(sale, arrangeNow = true) {
+  let card = cards.get(sale.sale_id);
+  const isNew = !card;
+  if (!card) card = createCard(sale);
+  const { refs } = card;
+  const stateChanged = card.el.dataset.state !== sale.state;
+  card.el.dataset.state = sale.state;
+  refs.name.textContent = sale.name;
+  refs.buyName.textContent = sale.name;
+  refs.state.textContent = STATE_LABELS[sale.state] || sale.state;
+  refs.state.className = `badge badge--${sale.state}`;
+  const share = sale.stock > 0 ? Math.min(1, sale.remaining / sale.stock) : 0;
+  // CSSOM, not a style attribute: the Content-Security-Policy forbids inline styles.
+  refs.fill.style.transform = `scaleX(${share})`;
+  refs.fill.classList.toggle("is-low", share > 0 && share <= 0.2);
+  refs.stockText.textContent = `${numbers.format(sale.remaining)} of ${numbers.format(sale.stock)} left`;
+  refs.limit.textContent = `Limit ${numbers.format(sale.per_user_limit)} per buyer`;
+  const closed = sale.state === "scheduled" || sale.state === "ended";
+  refs.buy.setAttribute("aria-disabled", String(closed || card.busy));
+  refs.buy.classList.toggle("is-closed", closed);
+  renderWhen(sale, refs.when);
+  for (const entry of tickets.forSale(sale.sale_id)) renderTicket(card, entry);
+  if (isNew && arrangeNow) {
+    renderAll();
+  } else if (stateChanged && !isNew && arrangeNow) {
+    renderAll();
+    if (sale.state !== "ended") clearMessageIfStale(card, sale);
+  }
+}
+
+function clearMessageIfStale(card, sale) {
+  // A "not started" message is wrong once the sale opens.
+  if (sale.state === "active" && card.refs.message.dataset.code === "sale_not_active") {
+    showMessage(card, "");
+  }
+}
+
+function renderWhen(sale, el) {
+  const now = Date.now();
+  const starts = Date.parse(sale.starts_at);
+  const ends = Date.parse(sale.ends_at);
+  const time = (iso) => h("time", { datetime: iso }, localDateTime(iso));
+  if (sale.state === "scheduled") {
+    const left = (starts - now) / 1000;
+    replace(
+      el,
+      left > 0 ? h("strong", { class: "countdown" }, `Starts in ${duration(left)}`) : h("strong", { class: "countdown" }, "Opening…"),
+      " · ",
+      time(sale.starts_at),
+    );
+  } else if (sale.state === "ended") {
+    replace(el, "Ended ", time(sale.ends_at));
+  } else {
+    const left = (ends - now) / 1000;
+    replace(el, left > 0 && left < 3600 ? `Ends in ${duration(left)} · ` : "Ends ", time(sale.ends_at));
+  }
+}
+
+// Once a second: move the countdowns; a sale whose start or end time passed without an
+// event (it has no stream) is reloaded to learn its new state.
+let pendingReload = false;
+function tick() {
+  const now = Date.now();
+  for (const sale of store.all()) {
+    const card = cards.get(sale.sale_id);
+    if (card) renderWhen(sale, card.refs.when);
+    const due =
+      (sale.state === "scheduled" && Date.parse(sale.starts_at) <= now - 1000) ||
+      (sale.state !== "ended" && Date.parse(sale.ends_at) <= now - 1000);
+    if (due && !streams.has(sale.sale_id) && !pendingReload) {
+      pendingReload = true;
+      reload().finally(() => {
+        pendingReload = false;
+      });
+    }
+  }
+}
+
+function showMessage(card, text, kind = "error", code = "") {
+  const { message } = card.refs;
+  message.textContent = text;
+  message.hidden = !text;
+  message.className = `sale-card__message notice notice--${kind}`;
+  message.dataset.code = code;
+}
+
+async function buy(saleId) {
+  const card = cards.get(saleId);
+  const sale = store.get(saleId);
+  if (!card || !sale || card.busy) return;
+  if (sale.state === "scheduled" || sale.state === "ended") {
+    const text = notActiveText(sale);
+    showMessage(card, text, "warning", "sale_not_active");
+    alertUser(text);
+    return;
+  }
+  // Busy, not disabled: a disabled button would drop the keyboard focus.
+  card.busy = true;
+  card.refs.buy.setAttribute("aria-disabled", "true");
+  card.refs.buy.querySelector(".buy__label").textContent = "Buying…";
+  showMessage(card, "");
+  try {
+    // One key per click: retries of this click (inside placePurchase) reuse it.
+    const receipt = await placePurchase(saleId, uuid4());
+    tickets.add(receipt, saleId);
+  } catch (error) {
+    if (isSessionError(error)) return;
+    const text = describe(error, { sale, notFound: "This sale no longer exists." });
+    const kind = error.code === "sold_out" || error.code === "sale_not_active" ? "warning" : "error";
+    showMessage(card, text, kind, error.code);
+    alertUser(`${sale.name}: ${text}`);
+  } finally {
+    card.busy = false;
+    card.refs.buy.querySelector(".buy__label").textContent = "Buy";
+    const current = store.get(saleId) || sale;
+    card.refs.buy.setAttribute("aria-disabled", String(current.state === "scheduled" || current.state === "ended"));
+  }
+}
+
+function renderTicket(card, entry) {
+  const id = entry.ticket.ticket_id;
+  let li = card.refs.tickets.querySelector(`[data-ticket-id="${CSS.escape(id)}"]`);
+  if (!li) {
+    li = h("li");
+    card.refs.tickets.prepend(li); // newest first
+  }
+  renderTicketCard(li, entry, store.get(entry.ticket.sale_id));
+}
+
+function onTicket(entry, previousStatus) {
+  const card = cards.get(entry.ticket.sale_id);
+  if (card) renderTicket(card, entry);
+  const sale = store.get(entry.ticket.sale_id);
+  const name = sale ? sale.name : "Your purchase";
+  if (previousStatus === null && entry.ticket.status === "queued") {
+    announce(`${name}: purchase queued. ${statusText(entry.ticket, sale)}`);
+  } else if (previousStatus !== null && previousStatus !== entry.ticket.status) {
+    announce(`${name}: ${statusLabel(entry.ticket.status)}. ${statusText(entry.ticket, sale)}`);
+  }
+}
+
+export const isLoaded = () => loadedOnce;

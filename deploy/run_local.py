@@ -134,6 +134,7 @@ def main() -> int:
     gateway = urls["gateway"].replace("127.0.0.1", "localhost")
     print(
         "\nFlash-sale engine is running (Ctrl-C stops it)\n"
+        f"  web page:  {gateway}/\n"
         f"  API:       {gateway}/api/v1\n"
         f"  API docs:  {gateway}/api/docs\n"
         f"  admin:     {username} / {password}   (local development only)\n",

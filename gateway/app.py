@@ -21,6 +21,7 @@ from gateway.appkeys import (
     SETTINGS,
     TICKETS,
 )
+from gateway.cors import cors_middleware, cors_stream_headers
 from gateway.domain import AdmissionLimits
 from gateway.http import routes
 from gateway.proxy import Upstream
@@ -122,6 +123,10 @@ def create_app(settings: GatewaySettings) -> web.Application:
             raise ConnectionError("not connected to the broker")
 
     app = create_base_app({"redis": redis_ready, "rabbitmq": amqp_ready})
+    # Outermost, so that error answers (made by the error middleware) are readable too; the
+    # prepare hook covers the event streams, which send their headers from the handler.
+    app.middlewares.insert(0, cors_middleware(settings.cors_allowed_origins))
+    app.on_response_prepare.append(cors_stream_headers(settings.cors_allowed_origins))
     app[SETTINGS] = settings
     app.cleanup_ctx.extend([token_verifier_ctx(settings), _upstreams, _redis, _publisher])
     app.on_shutdown.append(_end_streams)

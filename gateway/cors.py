@@ -7,7 +7,7 @@ never allowed: the API authenticates with a bearer token, not with cookies.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from urllib.parse import urlsplit
 
 from aiohttp import hdrs, web
@@ -88,11 +88,29 @@ def cors_middleware(allowed_origins: Iterable[str]) -> Middleware:
         except web.HTTPException as exc:  # an error or redirect no middleware turned into JSON
             _allow(exc.headers, origin, expose=True)
             raise
-        if not response.prepared:  # a streamed answer has sent its headers already
+        if not response.prepared:  # a streamed answer: see cors_stream_headers
             _allow(response.headers, origin, expose=True)
         return response
 
     return cors
+
+
+def cors_stream_headers(
+    allowed_origins: Iterable[str],
+) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
+    """An ``on_response_prepare`` handler: the same headers on answers a handler streams.
+
+    A streamed answer (server-sent events) sends its headers from inside the handler, before
+    the middleware sees it; this adds them just before they are sent.
+    """
+    origins = frozenset(check_origin(origin) for origin in allowed_origins)
+
+    async def on_prepare(request: web.Request, response: web.StreamResponse) -> None:
+        origin = request.headers.get(hdrs.ORIGIN)
+        if origin in origins and hdrs.ACCESS_CONTROL_ALLOW_ORIGIN not in response.headers:
+            _allow(response.headers, origin, expose=True)
+
+    return on_prepare
 
 
 def _allow(headers: MutableMapping[str, str], origin: str, *, expose: bool) -> None:

@@ -1,5 +1,9 @@
-from pydantic import Field
+from typing import Annotated
 
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode
+
+from gateway.cors import parse_origins
 from shared.settings import ServiceSettings
 
 
@@ -21,3 +25,11 @@ class GatewaySettings(ServiceSettings):
     ticket_board_size: int = Field(default=200_000, ge=1_000)
     # Sale streams send at most one update per sale per interval (and always the last one).
     sale_stream_interval: float = Field(default=0.2, ge=0.05, le=5)
+    # Origins whose pages may call the API from a browser, comma-separated, exactly as browsers
+    # send them (https://shop.example, http://localhost:3000). Empty: CORS stays closed.
+    cors_allowed_origins: Annotated[frozenset[str], NoDecode] = frozenset()
+
+    @field_validator("cors_allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        return parse_origins(value) if isinstance(value, str) else value

@@ -112,7 +112,7 @@ async def read_json(request: web.Request, model: type[M], *, allow_empty: bool =
             raise MalformedJson("the request body must be a JSON object")
         raw = b"{}"
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, parse_constant=_not_json)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise MalformedJson("the request body is not valid JSON") from None
     if not isinstance(data, dict):
@@ -122,6 +122,11 @@ async def read_json(request: web.Request, model: type[M], *, allow_empty: bool =
         # date or UUID type, so strict JSON mode still reads those from strings.
         return model.model_validate_json(raw, strict=True)
     except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_context=False)
+        # pydantic's parser is stricter than json.loads (no BOM, no UTF-16/32, no lone
+        # surrogates, at most 200 levels of nesting): what it cannot parse is not valid JSON.
+        if any(e["type"] == "json_invalid" for e in errors):
+            raise MalformedJson("the request body is not valid JSON") from None
         raise ValidationFailed(
             "the request body has invalid fields",
             details=[
@@ -130,9 +135,14 @@ async def read_json(request: web.Request, model: type[M], *, allow_empty: bool =
                     "message": e["msg"],
                     "type": e["type"],
                 }
-                for e in exc.errors(include_url=False, include_context=False)
+                for e in errors
             ],
         ) from None
+
+
+def _not_json(constant: str) -> None:
+    """json.loads takes NaN and Infinity, which JSON does not have."""
+    raise ValueError(f"{constant} is not JSON")
 
 
 error_middleware = web.middleware(answer_errors)

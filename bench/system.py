@@ -182,6 +182,25 @@ def issue_tokens(
     return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
 
 
+def server_pids() -> dict[str, list[int]]:
+    """The shared servers' processes on this machine (CPU accounting only; best effort)."""
+    found: dict[str, list[int]] = {"rabbitmq": [], "redis": [], "postgres": []}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "beam.smp" in cmdline and "rabbit" in cmdline:
+            found["rabbitmq"].append(int(entry.name))
+        elif cmdline.startswith("redis-server") and ":6379" in cmdline:
+            found["redis"].append(int(entry.name))
+        elif cmdline.startswith("postgres") or "/postgres " in cmdline:
+            found["postgres"].append(int(entry.name))
+    return found
+
+
 class ProcessSampler:
     """Peak resident memory and CPU seconds of each process while a phase runs (/proc).
 
@@ -196,19 +215,29 @@ class ProcessSampler:
         self.peak: dict[str, int] = dict.fromkeys(pids, 0)
         self.cpu_seconds: dict[str, float] = {}
         self._cpu_start: dict[str, float] = {}
+        self._servers = server_pids()
         self._task: asyncio.Task[None] | None = None
 
+    def _cpu_now(self) -> dict[str, float]:
+        now = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        for name, pids in self._servers.items():
+            if pids:
+                now[name] = sum(cpu_seconds(pid) for pid in pids)
+        # This process: the load generator (its CPU is part of what the machine spends).
+        times = os.times()
+        now["load generator"] = times.user + times.system
+        return now
+
     def __enter__(self) -> ProcessSampler:
-        self._cpu_start = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        self._cpu_start = self._cpu_now()
         self._task = asyncio.create_task(self._run())
         return self
 
     def __exit__(self, *_: object) -> None:
         if self._task is not None:
             self._task.cancel()
-        self.cpu_seconds = {
-            name: cpu_seconds(pid) - self._cpu_start[name] for name, pid in self.pids.items()
-        }
+        end = self._cpu_now()
+        self.cpu_seconds = {name: end[name] - self._cpu_start.get(name, 0.0) for name in end}
 
     async def _run(self) -> None:
         while True:

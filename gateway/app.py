@@ -34,7 +34,7 @@ from gateway.ticket_board import TicketBoard
 from gateway.tickets import Tickets, TicketStore
 from gateway.updates import follow_updates
 from shared.keys import Keys
-from shared.resources import open_amqp, open_redis
+from shared.resources import check_amqp, open_amqp, open_redis
 from shared.service import create_base_app, token_verifier_ctx
 from shared.topology import Names, declare_topology
 
@@ -119,8 +119,7 @@ def create_app(settings: GatewaySettings) -> web.Application:
         await app[TICKETS].store.ping()
 
     async def amqp_ready() -> None:
-        if AMQP not in app or app[AMQP].is_closed:
-            raise ConnectionError("not connected to the broker")
+        check_amqp(app.get(AMQP))
 
     app = create_base_app({"redis": redis_ready, "rabbitmq": amqp_ready})
     # Outermost, so that error answers (made by the error middleware) are readable too; the

@@ -19,7 +19,7 @@ from inventory_service.stocking import StockTopUps
 from inventory_service.store import SaleStore
 from shared.consuming import consuming
 from shared.keys import Keys
-from shared.resources import open_amqp, open_postgres, open_redis
+from shared.resources import check_amqp, open_amqp, open_postgres, open_redis
 from shared.service import create_base_app, token_verifier_ctx
 from shared.topology import Names, declare_topology
 
@@ -84,8 +84,7 @@ def create_app(settings: InventorySettings) -> web.Application:
         await app[STORE].ping()
 
     async def amqp_ready() -> None:
-        if AMQP not in app or app[AMQP].is_closed:
-            raise ConnectionError("not connected to the broker")
+        check_amqp(app.get(AMQP))
 
     app = create_base_app(
         {"postgres": postgres_ready, "redis": redis_ready, "rabbitmq": amqp_ready}

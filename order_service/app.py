@@ -15,7 +15,7 @@ from order_service.settings import OrderSettings
 from order_service.tickets import TicketBoard
 from shared.consuming import consuming
 from shared.keys import Keys
-from shared.resources import open_amqp, open_postgres, open_redis
+from shared.resources import check_amqp, open_amqp, open_postgres, open_redis
 from shared.service import create_base_app, token_verifier_ctx
 from shared.topology import Names, declare_topology
 
@@ -64,8 +64,7 @@ def create_app(settings: OrderSettings) -> web.Application:
         await app[BOARD].ping()
 
     async def amqp_ready() -> None:
-        if AMQP not in app or app[AMQP].is_closed:
-            raise ConnectionError("not connected to the broker")
+        check_amqp(app.get(AMQP))
 
     app = create_base_app(
         {"postgres": postgres_ready, "redis": redis_ready, "rabbitmq": amqp_ready}

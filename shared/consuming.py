@@ -20,6 +20,7 @@ from aio_pika.abc import (
     AbstractRobustConnection,
     ConsumerTag,
 )
+from aiormq.exceptions import ChannelInvalidStateError
 
 from shared.web import DEPENDENCY_ERRORS
 
@@ -31,7 +32,10 @@ BatchHandler = Callable[[Batch], Awaitable[None]]
 
 def is_stale(message: AbstractIncomingMessage) -> bool:
     """True once the delivering channel closed: the broker will redeliver the message."""
-    return message.channel.is_closed
+    try:
+        return message.channel.is_closed
+    except ChannelInvalidStateError:  # aio-pika raises instead once the channel is gone
+        return True
 
 
 class BatchConsumer:
@@ -74,7 +78,12 @@ class BatchConsumer:
                 get = None
                 while len(batch) < self._max_batch and not self._buffer.empty():
                     batch.append(self._buffer.get_nowait())
-                await self._handle(batch)
+                try:
+                    await self._handle(batch)
+                except Exception:
+                    # Whatever happened to this batch, the line must keep moving: its
+                    # messages are redelivered (the channel died) or were handed back.
+                    log.exception("batch not settled", extra={"queue": self._name})
         finally:
             stop.cancel()
             if get is not None:

@@ -75,3 +75,13 @@ async def open_amqp(url: str, *, name: str) -> AbstractRobustConnection:
         )
 
     return await retry_until_up("rabbitmq", connect)
+
+
+def check_amqp(connection: AbstractRobustConnection | None) -> None:
+    """Readiness of a broker connection: raises while it is down or reconnecting.
+
+    A robust connection is not "closed" while it reconnects (`is_closed` stays False), so
+    readiness must also ask whether it is connected right now.
+    """
+    if connection is None or connection.is_closed or not connection.connected.is_set():
+        raise ConnectionError("not connected to the broker")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import signal
 from collections.abc import AsyncIterator, Callable, Mapping
 
 import aiohttp
@@ -17,6 +20,8 @@ from shared.web import Check, health_routes
 # Bodies of this API are tiny JSON objects; anything larger is a mistake or an attack (413).
 MAX_BODY_BYTES = 16 * 1024
 
+log = logging.getLogger(__name__)
+
 TOKEN_VERIFIER = web.AppKey("token_verifier", TokenVerifier)
 
 
@@ -24,7 +29,17 @@ def create_base_app(checks: Mapping[str, Check]) -> web.Application:
     """An app with the error and metrics middlewares, `/healthz`, `/readyz` and `/metrics`."""
     app = web.Application(middlewares=[metrics_middleware], client_max_size=MAX_BODY_BYTES)
     app.add_routes([*health_routes(checks), *metrics_routes()])
+    app.on_shutdown.append(_ignore_further_signals)
     return app
+
+
+async def _ignore_further_signals(_: web.Application) -> None:
+    # A second SIGTERM (or Ctrl-C) while shutting down would raise GracefulExit again inside
+    # the cleanup, cancelling tasks the cleanup still waits for: the shutdown is under way.
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, log.info, "already shutting down")
 
 
 def token_verifier_ctx(

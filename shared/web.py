@@ -34,6 +34,8 @@ DEPENDENCY_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.InterfaceError,
     asyncpg.CannotConnectNowError,
     asyncpg.TooManyConnectionsError,
+    # A connection broken mid-operation (the server went away) can surface as this.
+    asyncpg.InternalClientError,
     AMQPError,
     aiormq.exceptions.AMQPError,
     aiormq.exceptions.ChannelInvalidStateError,

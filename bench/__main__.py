@@ -17,6 +17,7 @@ import platform
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -82,6 +83,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="comma-separated subset of burst,polls,streams,rate,sold_out",
     )
     p.add_argument("--label", default="", help="a note stored with the results")
+    p.add_argument(
+        "--code",
+        type=Path,
+        default=None,
+        help="run the services from this checkout (e.g. a git worktree of an older commit)",
+    )
     return p.parse_args(argv)
 
 
@@ -365,6 +372,8 @@ async def main(args: argparse.Namespace) -> int:
     config = BenchConfig.from_env()
     config.partitions = args.partitions
     config.uvloop = args.event_loop == "uvloop"
+    if args.code is not None:
+        config.code_root = args.code.resolve()
     print("resetting the bench namespace and database …", file=sys.stderr, flush=True)
     await reset(config)
     phases, raw = await engine_phases(args, config)
@@ -382,7 +391,14 @@ async def main(args: argparse.Namespace) -> int:
         "label": args.label,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
         "event_loop": args.event_loop,
-        "args": vars(args),
+        "code": str(config.code_root),
+        "commit": subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=config.code_root,
+            capture_output=True,
+            text=True,
+        ).stdout.strip(),
+        "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
     }
     header = f"flash-sale bench {stamp} ({meta['machine']}, services on {args.event_loop})"
     print(table(phases, ratio=ratio, header=header))

@@ -38,6 +38,9 @@ class BenchConfig:
     partitions: int = 4
     namespace: str = "bench"
     uvloop: bool = True
+    # Where the services' code comes from: another checkout (a git worktree of an older
+    # commit) runs the same phases with the same load generator, for before/after figures.
+    code_root: Path = ROOT
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -70,6 +73,7 @@ class BenchConfig:
             "INVENTORY_URL": f"http://127.0.0.1:{SERVICES['inventory_service']}",
             "ORDER_URL": f"http://127.0.0.1:{SERVICES['order_service']}",
             "EVENT_LOOP": "uvloop" if self.uvloop else "asyncio",
+            "PYTHONPATH": str(self.code_root),
             **self.extra_env,
         }
 
@@ -114,7 +118,7 @@ class Engine:
             log = (RESULTS / f"{name}.log").open("wb")
             self.processes[name] = subprocess.Popen(
                 [sys.executable, "-m", name],
-                cwd=ROOT,
+                cwd=self.config.code_root,
                 env={**env, "PORT": str(port)},
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -174,7 +178,7 @@ def issue_tokens(
             "--ttl",
             "7200",
         ],
-        cwd=ROOT,
+        cwd=config.code_root,
         env=config.env(),
         check=True,
         capture_output=True,

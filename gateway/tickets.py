@@ -16,6 +16,9 @@ from shared.messages import PlacePurchase
 
 _PENDING = "pending:"
 
+# How long the record of a ticket the gateway answered 503 for is kept (seconds).
+_REFUSED_TICKET_TTL = 24 * 3600
+
 # The records of a whole batch in one call (the per-command cost of a client pipeline is
 # what a gateway would otherwise spend most on). Each ticket gets its place in its sale's
 # line, "seq", from the sale's enqueued counter: seq minus the decisions taken so far is its
@@ -51,11 +54,15 @@ class TicketStore:
             args += [str(p.ticket_id), str(p.sale_id), str(p.user_id)]
         return [int(seq) for seq in await self._issue(args=args)]
 
-    async def uncount(self, per_sale: Counter[UUID]) -> None:
-        """Take back the enqueued count of a batch the broker did not confirm."""
+    async def uncount(self, purchases: Sequence[PlacePurchase]) -> None:
+        """A batch the broker did not confirm: take back its enqueued count, and let its
+        records expire (not delete them: a lost confirm may hide an intent that is in line,
+        whose decision then still lands on its record)."""
         async with self._redis.pipeline(transaction=False) as pipe:
-            for sale_id, count in per_sale.items():
+            for sale_id, count in Counter(p.sale_id for p in purchases).items():
                 pipe.hincrby(self._keys.sale(sale_id), "enqueued", -count)
+            for p in purchases:
+                pipe.expire(self._keys.ticket(p.ticket_id), _REFUSED_TICKET_TTL)
             await pipe.execute()
 
     async def read(self, ticket_id: str) -> Ticket | None:
@@ -128,7 +135,7 @@ class Tickets:
         """A batch the broker did not confirm: no ticket, and not waiting in line."""
         for p in purchases:
             self.board.forget(str(p.ticket_id))
-        await self.store.uncount(Counter(p.sale_id for p in purchases))
+        await self.store.uncount(purchases)
 
     async def get(self, ticket_id: str, owner: str) -> Ticket | None:
         """The ticket if ``owner`` owns it; None otherwise (no hint that it exists)."""

@@ -32,6 +32,7 @@ class Purchases:
         self._publisher = publisher
         self._names = names
         self._limits = limits
+        self._partitions: dict[UUID, int] = {}  # sale -> partition, computed once per sale
 
     async def place(
         self, user_id: UUID, sale_id: UUID, idempotency_key: str | None
@@ -49,14 +50,12 @@ class Purchases:
         # Refused here without enqueueing: outside the window, sold out, or a line that
         # already holds more than it can serve.
         ensure_purchasable(sale.state())
-        partition = self._names.partition_of(sale_id)
+        partition = self._partition(sale_id)
         admit(
             remaining=sale.remaining,
             waiting_for_sale=sale.waiting,
             waiting_in_partition=sum(
-                s.waiting
-                for s in self._sales.known()
-                if self._names.partition_of(s.sale_id) == partition
+                s.waiting for s in self._sales.known() if self._partition(s.sale_id) == partition
             ),
             limits=self._limits,
         )
@@ -80,6 +79,12 @@ class Purchases:
         if idempotency_key is not None:
             await self._tickets.store.confirm_key(user_id, sale_id, idempotency_key, ticket_id)
         return str(ticket_id), "queued"
+
+    def _partition(self, sale_id: UUID) -> int:
+        partition = self._partitions.get(sale_id)
+        if partition is None:
+            partition = self._partitions[sale_id] = self._names.partition_of(sale_id)
+        return partition
 
     async def _earlier_ticket(self, user_id: UUID, claimed: str) -> tuple[str, str]:
         if self._tickets.store.is_pending(claimed):

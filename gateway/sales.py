@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import cast
 from uuid import UUID
@@ -141,8 +142,8 @@ class SaleCache:
             )
         )
 
-    def known(self) -> list[SaleSnapshot]:
-        return list(self._sales.values())
+    def known(self) -> Iterable[SaleSnapshot]:
+        return self._sales.values()
 
     async def refresh(self) -> None:
         """Re-read every cached sale (one pipelined round trip)."""

@@ -46,12 +46,12 @@ class TicketStore:
         self._idempotency_ttl = idempotency_ttl
         self._issue = client.register_script(_ISSUE)
 
-    async def create_queued(self, purchases: Sequence[PlacePurchase]) -> list[int]:
-        """Record every ticket of a batch as queued, count it as enqueued for its sale, and
-        return each ticket's place in its sale's line."""
+    async def create_queued(self, tickets: Sequence[tuple[str, str, str]]) -> list[int]:
+        """Record every (ticket, sale, user) of a batch as queued, count it as enqueued for
+        its sale, and return each ticket's place in its sale's line."""
         args = [self._keys.prefix]
-        for p in purchases:
-            args += [str(p.ticket_id), str(p.sale_id), str(p.user_id)]
+        for ticket in tickets:
+            args += ticket
         return [int(seq) for seq in await self._issue(args=args)]
 
     async def uncount(self, purchases: Sequence[PlacePurchase]) -> None:
@@ -125,10 +125,9 @@ class Tickets:
     async def issue(self, purchases: Sequence[PlacePurchase]) -> None:
         """Record a batch as queued, here (first: updates may arrive before we answer) and
         in Redis (for every gateway)."""
-        tickets = [
-            self.board.issued(str(p.ticket_id), str(p.user_id), str(p.sale_id)) for p in purchases
-        ]
-        for ticket, seq in zip(tickets, await self.store.create_queued(purchases), strict=True):
+        ids = [(str(p.ticket_id), str(p.sale_id), str(p.user_id)) for p in purchases]
+        tickets = [self.board.issued(ticket_id, user, sale) for ticket_id, sale, user in ids]
+        for ticket, seq in zip(tickets, await self.store.create_queued(ids), strict=True):
             ticket.seq = seq
 
     async def withdraw(self, purchases: Sequence[PlacePurchase]) -> None:

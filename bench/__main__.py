@@ -72,6 +72,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--skip-baseline", action="store_true")
     p.add_argument(
+        "--warm-tokens",
+        action="store_true",
+        help="let every token make one request before the phases, so the gateway has verified "
+        "them all (the steady state); without it the burst starts with cold tokens, like a sale",
+    )
+    p.add_argument(
         "--streams",
         type=int,
         default=2_000,
@@ -167,6 +173,16 @@ async def engine_phases(
             await burst(
                 HOST, GATEWAY_PORT, purchases(warm, tokens, 2_000), concurrency=64, label="warm-up"
             )
+            if args.warm_tokens:
+                # An authenticated request that touches nothing else: a ticket that is not.
+                probe = "/api/v1/tickets/00000000-0000-0000-0000-000000000000"
+                await burst(
+                    HOST,
+                    GATEWAY_PORT,
+                    [encode_request("GET", probe, host=HOST, token=t) for t in tokens],
+                    concurrency=64,
+                    label="verifying tokens",
+                )
 
             if "burst" in wanted or "polls" in wanted:
                 limit = math.ceil(args.attempts / len(tokens)) + 1

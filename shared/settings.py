@@ -29,5 +29,6 @@ class ServiceSettings(BaseSettings):
     jwt_issuer: str = "flashsale-auth"
     jwt_audience: str = "flashsale"
     shutdown_timeout: float = Field(default=10.0, gt=0)
-    # uvloop answers HTTP about twice as fast as the default loop (docs/BENCHMARKS.md).
+    # Measured on the services: no difference between the two (docs/BENCHMARKS.md); the
+    # setting stays so that the comparison can be repeated.
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"

@@ -18,6 +18,9 @@ from tests.support.servers import Servers, ServersUnavailable, discover
 
 TEST_PARTITIONS = 2
 
+# The stack fixtures (stack_env, stack, api, admin_token) for every test layer that needs them.
+pytest_plugins = ("tests.support.stack",)
+
 
 @pytest.fixture(scope="session")
 def servers() -> Iterator[Servers]:

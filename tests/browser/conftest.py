@@ -1,7 +1,6 @@
 """The web page in a real browser (system Chromium, headless) against the real stack.
 
-The stack is the e2e one, except that the gateway runs as `tests.browser.gateway_with_page`,
-which adds the page's routes unless gateway/app.py already does. Every page a test opens is
+The stack is the e2e one (its fixtures are used as they are). Every page a test opens is
 watched: it must load nothing from outside the gateway, log no console error and throw no
 uncaught exception (checked when the test ends).
 """
@@ -15,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from playwright.async_api import (
     Browser,
@@ -27,10 +25,7 @@ from playwright.async_api import (
     async_playwright,
 )
 
-from tests.conftest import TEST_PARTITIONS
-from tests.e2e.conftest import ADMIN
-from tests.support.api import Api
-from tests.support.processes import ARTIFACTS, Stack, service_env
+from tests.support.processes import ARTIFACTS
 
 # The browser is Debian's Chromium, never a download (`playwright install` needs a network
 # this project does not have). CHROMIUM_PATH points elsewhere if need be.
@@ -103,42 +98,6 @@ class OpenedPage:
 
 
 OpenPage = Callable[..., Awaitable[OpenedPage]]
-
-
-@pytest.fixture
-def stack_env(servers, database_url, namespace, tmp_path) -> dict[str, str]:
-    return service_env(
-        amqp_url=servers.amqp_url,
-        database_url=database_url,
-        redis_url=servers.redis_url,
-        namespace=namespace,
-        partitions=TEST_PARTITIONS,
-        key_file=tmp_path / "jwt.pem",
-        extra={"ADMIN_USERNAME": ADMIN[0], "ADMIN_PASSWORD": ADMIN[1]},
-    )
-
-
-@pytest.fixture
-async def stack(stack_env, request, amqp) -> AsyncIterator[Stack]:
-    # `amqp` is requested so the namespace's queues are deleted after the test.
-    running = Stack.build(stack_env, ARTIFACTS / request.node.name)
-    running.gateway.module = "tests.browser.gateway_with_page"
-    try:
-        await running.start()
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture
-async def api(stack) -> AsyncIterator[Api]:
-    async with aiohttp.ClientSession() as session:
-        yield Api(session, stack.gateway.url)
-
-
-@pytest.fixture
-async def admin_token(api) -> str:
-    return await api.login(*ADMIN)
 
 
 @pytest.fixture

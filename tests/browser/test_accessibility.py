@@ -11,7 +11,7 @@ from playwright.async_api import Page, expect
 
 from tests.browser.conftest import PASSWORD, PHONE, screenshot_path
 from tests.browser.pages import buy_button, expect_ticket, go_to, log_in, log_out, register
-from tests.e2e.conftest import ADMIN
+from tests.support.stack import ADMIN
 
 pytestmark = pytest.mark.e2e
 

@@ -12,7 +12,7 @@ from playwright.async_api import expect
 from tests.browser.conftest import PASSWORD, screenshot_path
 from tests.browser.pages import go_to, log_in, sale_card
 from tests.conftest import TEST_PARTITIONS
-from tests.e2e.conftest import ADMIN
+from tests.support.stack import ADMIN
 
 pytestmark = pytest.mark.e2e
 

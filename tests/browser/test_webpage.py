@@ -10,7 +10,6 @@ import pytest
 from aiohttp import web
 
 from gateway import webpage
-from tests.browser.gateway_with_page import with_page
 
 WEB = resources.files("gateway").joinpath("static/web")
 PAGE = WEB.joinpath("index.html").read_text(encoding="utf-8")
@@ -111,9 +110,3 @@ def test_the_spec_documents_the_page_and_exactly_its_assets():
     assert sorted(asset["schema"]["enum"]) == sorted(webpage.assets())
     served = {ct.split(";")[0] for ct in {f.content_type for f in webpage.assets().values()}}
     assert served <= set(spec["paths"]["/app/{asset}"]["get"]["responses"]["200"]["content"])
-
-
-def test_routes_are_added_once():
-    app = with_page(web.Application())
-    with_page(app)  # as when gateway/app.py wires them itself
-    assert [r.canonical for r in app.router.resources()] == ["/", "/app/{asset}"]

@@ -3,21 +3,18 @@
 import asyncio
 import random
 import re
-from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import aiohttp
 import pytest
 
-from inventory_service.domain import NewSale
-from inventory_service.repository import SaleRepository
-from inventory_service.store import SaleStore
 from shared.keys import Keys
 from shared.messages import PlacePurchase
 from shared.sales import now_ms
 from tests.support.invariants import assert_invariants, outcome
 from tests.support.processes import ARTIFACTS, ServiceProcess
 from tests.support.publishing import publish_intents
+from tests.support.sales import seed_sale
 
 pytestmark = pytest.mark.e2e
 
@@ -37,16 +34,7 @@ async def test_standby_takes_over_when_the_active_consumer_is_killed(
     stack_env, request, namespace, names, database_url, redis_client, pg, amqp
 ):
     keys = Keys(namespace)
-    now = datetime.now(UTC)
-    sale = NewSale(
-        name="failover",
-        stock=STOCK,
-        starts_at=now - timedelta(minutes=1),
-        ends_at=now + timedelta(hours=1),
-    )
-    sale_id = uuid4()
-    await SaleRepository(pg).insert(sale_id, sale, uuid4())
-    await SaleStore(redis_client, keys).create(sale_id, sale)
+    sale_id, _ = await seed_sale(pg, redis_client, namespace, name="failover", stock=STOCK)
 
     artifacts = ARTIFACTS / request.node.name
     env = {**stack_env, "INTENT_PREFETCH": "4"}  # small batches: the kill lands mid-stream

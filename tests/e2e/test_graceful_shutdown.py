@@ -3,20 +3,17 @@
 import asyncio
 import random
 import time
-from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
 
-from inventory_service.domain import NewSale
-from inventory_service.repository import SaleRepository
-from inventory_service.store import SaleStore
 from shared.keys import Keys
 from shared.messages import PlacePurchase
 from shared.sales import now_ms
 from tests.support.invariants import assert_invariants, outcome
 from tests.support.processes import ARTIFACTS, ServiceProcess
 from tests.support.publishing import publish_intents
+from tests.support.sales import seed_sale
 
 pytestmark = pytest.mark.e2e
 
@@ -26,16 +23,7 @@ async def test_sigterm_mid_stream_loses_nothing(
     stack_env, request, namespace, names, database_url, redis_client, pg, amqp
 ):
     keys = Keys(namespace)
-    now = datetime.now(UTC)
-    sale = NewSale(
-        name="graceful",
-        stock=150,
-        starts_at=now - timedelta(minutes=1),
-        ends_at=now + timedelta(hours=1),
-    )
-    sale_id = uuid4()
-    await SaleRepository(pg).insert(sale_id, sale, uuid4())
-    await SaleStore(redis_client, keys).create(sale_id, sale)
+    sale_id, _ = await seed_sale(pg, redis_client, namespace, name="graceful", stock=150)
 
     artifacts = ARTIFACTS / request.node.name
     env = {**stack_env, "INTENT_PREFETCH": "4", "DECISION_PREFETCH": "4"}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from uuid import uuid4
 
@@ -13,9 +12,6 @@ import aio_pika
 import aiohttp
 import pytest
 
-from inventory_service.domain import NewSale
-from inventory_service.repository import SaleRepository
-from inventory_service.store import SaleStore
 from shared.keys import Keys
 from shared.messages import CommandBatch, PlacePurchase, encode
 from shared.publishing import publish_confirmed
@@ -25,6 +21,7 @@ from tests.conftest import TEST_PARTITIONS
 from tests.faults.rig import log_lines, terminate_all, until
 from tests.support.invariants import assert_invariants, outcome
 from tests.support.processes import ARTIFACTS, ServiceProcess, service_env
+from tests.support.sales import seed_sale
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
 
@@ -81,16 +78,7 @@ async def test_poison_messages_are_dead_lettered_and_the_consumers_keep_going(
     request, servers, database_url, namespace, names, redis_client, pg, amqp, tmp_path, figures
 ):
     keys = Keys(namespace)
-    now = datetime.now(UTC)
-    sale = NewSale(
-        name="poison",
-        stock=STOCK,
-        starts_at=now - timedelta(minutes=1),
-        ends_at=now + timedelta(hours=1),
-    )
-    sale_id = uuid4()
-    await SaleRepository(pg).insert(sale_id, sale, uuid4())
-    await SaleStore(redis_client, keys).create(sale_id, sale)
+    sale_id, _ = await seed_sale(pg, redis_client, namespace, name="poison", stock=STOCK)
 
     artifacts = ARTIFACTS / request.node.name
     env = service_env(

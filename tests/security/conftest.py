@@ -9,7 +9,6 @@ import shutil
 
 import pytest
 
-from tests.e2e.conftest import admin_token, api, stack, stack_env  # noqa: F401
 from tests.support.processes import ARTIFACTS
 
 

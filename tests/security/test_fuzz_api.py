@@ -39,9 +39,9 @@ from schemathesis.specs.openapi.checks import (
 
 from shared.topology import Names, delete_topology
 from tests.conftest import TEST_PARTITIONS
-from tests.e2e.conftest import ADMIN
 from tests.support.api import Api
 from tests.support.processes import ARTIFACTS, ROOT, Stack, service_env
+from tests.support.stack import ADMIN
 
 pytestmark = pytest.mark.e2e
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import jwt
 import pytest
 
-from tests.e2e.conftest import ADMIN
 from tests.security.forgery import claims, stranger_key
 from tests.support.api import Api
+from tests.support.stack import ADMIN
 
 pytestmark = pytest.mark.e2e
 

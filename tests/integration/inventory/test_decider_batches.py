@@ -1,13 +1,10 @@
 """A delivered batch with everything in it: decided in order, in one go, idempotently."""
 
-from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
 
 from inventory_service.app import create_app
-from inventory_service.domain import NewSale
-from inventory_service.repository import SaleRepository
 from inventory_service.settings import InventorySettings
 from inventory_service.store import SaleStore
 from shared.keys import Keys
@@ -24,6 +21,7 @@ from shared.sales import now_ms
 from tests.conftest import TEST_PARTITIONS
 from tests.support.publishing import publish_intents
 from tests.support.queues import wait_for_messages
+from tests.support.sales import seed_sale
 
 pytestmark = pytest.mark.integration
 
@@ -31,16 +29,7 @@ pytestmark = pytest.mark.integration
 async def test_mixed_batch_accept_reject_duplicate_top_up_and_poison(
     servers, database_url, namespace, names, redis_client, pg, amqp, aiohttp_client
 ):
-    now = datetime.now(UTC)
-    sale = NewSale(
-        name="mixed",
-        stock=2,
-        starts_at=now - timedelta(minutes=1),
-        ends_at=now + timedelta(hours=1),
-    )
-    sale_id = uuid4()
-    await SaleRepository(pg).insert(sale_id, sale, uuid4())
-    await SaleStore(redis_client, Keys(namespace)).create(sale_id, sale)
+    sale_id, _ = await seed_sale(pg, redis_client, namespace, name="mixed", stock=2)
     u1, u2, u3 = uuid4(), uuid4(), uuid4()
 
     def buy(user, sale=sale_id):

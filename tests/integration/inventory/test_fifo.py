@@ -3,20 +3,19 @@
 import asyncio
 import random
 import time
-from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
 
 from inventory_service.app import create_app
-from inventory_service.domain import Accepted, NewSale, SaleCounters, decide_batch
+from inventory_service.domain import Accepted, SaleCounters, decide_batch
 from inventory_service.settings import InventorySettings
-from inventory_service.store import SaleStore
 from shared.keys import Keys
 from shared.messages import PlacePurchase
 from shared.sales import datetime_to_ms
 from tests.conftest import TEST_PARTITIONS
 from tests.support.publishing import publish_intents
+from tests.support.sales import seed_sale
 
 pytestmark = pytest.mark.integration
 
@@ -25,19 +24,11 @@ async def test_winners_are_the_first_k_eligible_intents_in_queue_order(
     servers, database_url, namespace, names, redis_client, amqp, aiohttp_client
 ):
     rng = random.Random(7)
-    now = datetime.now(UTC)
-    sale = NewSale(
-        name="fifo",
-        stock=10,
-        starts_at=now - timedelta(minutes=1),
-        ends_at=now + timedelta(hours=1),
-    )
-    sale_id = uuid4()
     keys = Keys(namespace)
-    await SaleStore(redis_client, keys).create(sale_id, sale)
+    sale_id, sale = await seed_sale(None, redis_client, namespace, name="fifo", stock=10)
 
     users = [uuid4() for _ in range(40)]
-    inside = datetime_to_ms(now)
+    inside = datetime_to_ms(sale.starts_at) + 60_000  # inside the window
     intents = [
         PlacePurchase(
             ticket_id=uuid4(),

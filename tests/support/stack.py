@@ -1,4 +1,8 @@
-"""The whole system as real processes, over HTTP, on the real servers."""
+"""Fixtures: the whole system as real processes, over HTTP, on the real servers.
+
+A pytest plugin (registered in tests/conftest.py), shared by the end-to-end, browser,
+security and fault tests.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,39 @@
+"""Seeding a sale straight into Postgres and Redis, as the inventory service would."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from uuid import UUID, uuid4
+
+import asyncpg
+import redis.asyncio as aioredis
+
+from inventory_service.domain import NewSale
+from inventory_service.repository import SaleRepository
+from inventory_service.store import SaleStore
+from shared.keys import Keys
+
+
+async def seed_sale(
+    pg: asyncpg.Pool | None,
+    redis_client: aioredis.Redis,
+    namespace: str,
+    *,
+    stock: int,
+    name: str = "seeded",
+    per_user_limit: int = 1,
+) -> tuple[UUID, NewSale]:
+    """An open sale (started a minute ago, ends in an hour); Postgres is skipped if no pool."""
+    now = datetime.now(UTC)
+    sale = NewSale(
+        name=name,
+        stock=stock,
+        starts_at=now - timedelta(minutes=1),
+        ends_at=now + timedelta(hours=1),
+        per_user_limit=per_user_limit,
+    )
+    sale_id = uuid4()
+    if pg is not None:
+        await SaleRepository(pg).insert(sale_id, sale, uuid4())
+    await SaleStore(redis_client, Keys(namespace)).create(sale_id, sale)
+    return sale_id, sale

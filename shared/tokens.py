@@ -9,6 +9,9 @@ unknown `kid`, at most once per `refresh_interval` so that random kids cannot ha
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import json
 import time
 from collections import OrderedDict
 from typing import Any, Literal
@@ -82,10 +85,7 @@ class TokenVerifier:
         return claims
 
     async def _verify_uncached(self, token: str) -> Claims:
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError:
-            raise Unauthorized("the token is malformed", code="invalid_token") from None
+        header = _unverified_header(token)
         if header.get("alg") != ALGORITHM:
             raise Unauthorized("the token's algorithm is not accepted", code="invalid_token")
         kid = header.get("kid")
@@ -141,6 +141,23 @@ class TokenVerifier:
                 keys[jwk.key_id] = jwk.key
         # Replace, not merge: a key the auth service withdrew stops verifying.
         self._keys = keys
+
+
+def _unverified_header(token: str) -> dict[str, Any]:
+    """The header of a token, only to choose the key; `jwt.decode` then checks everything.
+
+    Not `jwt.get_unverified_header`: it validates every segment's alphabet one character at a
+    time (~21 µs a token), which `jwt.decode` repeats anyway; in a flash sale most requests
+    carry a token the gateway has not seen yet.
+    """
+    segment = token.partition(".")[0]
+    try:
+        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (binascii.Error, ValueError):  # ValueError covers JSON and UTF-8 errors
+        header = None
+    if not isinstance(header, dict):
+        raise Unauthorized("the token is malformed", code="invalid_token")
+    return header
 
 
 def bearer_token(authorization: str | None) -> str:

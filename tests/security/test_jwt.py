@@ -259,6 +259,12 @@ MALFORMED_AUTHORIZATION = {
     "Basic YWRtaW46YWRtaW4tcGFzc3dvcmQ=": "invalid_token",
     "Token abc": "invalid_token",
     "Bearer a b": "invalid_token",
+    # Tokens whose header is not a JSON object: base64 garbage, a list, null, broken JSON.
+    "Bearer abc": "invalid_token",
+    "Bearer %%%.e30.c2ln": "invalid_token",
+    "Bearer W10.e30.c2ln": "invalid_token",
+    "Bearer bnVsbA.e30.c2ln": "invalid_token",
+    "Bearer eyJhbGciOi.e30.c2ln": "invalid_token",
 }
 
 

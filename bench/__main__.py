@@ -420,7 +420,8 @@ async def main(args: argparse.Namespace) -> int:
     print(table(phases, ratio=ratio, header=header))
     RESULTS.mkdir(parents=True, exist_ok=True)
     write_json(RESULTS / f"bench-{stamp}.json", meta, phases, ratio)
-    if "burst" in raw and "rate" in raw:
+    charted = "burst" in raw and "rate" in raw
+    if charted:
         chart(
             RESULTS / f"bench-{stamp}.png",
             burst=raw["burst"][0],
@@ -429,7 +430,8 @@ async def main(args: argparse.Namespace) -> int:
             rate_finals=raw["rate"][1],
             baseline=baseline_attempts,
         )
-    print(f"\nresults: bench/results/bench-{stamp}.json (and .png)")
+    # The chart's panels are the burst and the rate phase: without both there is none.
+    print(f"\nresults: bench/results/bench-{stamp}.json" + (" (and .png)" if charted else ""))
     broken = [v for p in phases for v in (p.invariants or [])]
     return 1 if broken else 0
 

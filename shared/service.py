@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -23,6 +24,14 @@ MAX_BODY_BYTES = 16 * 1024
 log = logging.getLogger(__name__)
 
 TOKEN_VERIFIER = web.AppKey("token_verifier", TokenVerifier)
+
+# With the default gen-0 threshold (700 allocations) the collector runs while hundreds of
+# requests are in flight, promotes their objects, and the old generation soon holds enough
+# "new" objects to trigger a full collection: a pass over everything the process keeps (a
+# gateway's ticket board and token cache), which stalled every request for 50-200 ms, ten
+# times in a 40,000-purchase burst. Collecting young objects less often lets most of them
+# die first (freed by reference counting, no collection needed).
+GC_THRESHOLDS = (10_000, 20, 100)
 
 
 def create_base_app(checks: Mapping[str, Check]) -> web.Application:
@@ -73,6 +82,7 @@ async def authenticate_admin(request: web.Request) -> Claims:
 
 def run(app: web.Application, settings: ServiceSettings) -> None:
     """Serve until SIGINT/SIGTERM, then shut down gracefully (cleanup contexts unwind)."""
+    tune_gc()
     loop = uvloop.new_event_loop() if settings.event_loop == "uvloop" else asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     web.run_app(
@@ -85,3 +95,12 @@ def run(app: web.Application, settings: ServiceSettings) -> None:
         print=None,
         handler_cancellation=False,
     )
+
+
+def tune_gc() -> None:
+    """Collector settings for a long-running server (see GC_THRESHOLDS)."""
+    gc.collect()
+    # What start-up made (modules, schemas, the app) lives as long as the process: keep it
+    # out of every later full collection.
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)

@@ -29,8 +29,8 @@ TOKEN_VERIFIER = web.AppKey("token_verifier", TokenVerifier)
 # requests are in flight, promotes their objects, and the old generation soon holds enough
 # "new" objects to trigger a full collection: a pass over everything the process keeps (a
 # gateway's ticket board and token cache), which stalled every request for 50-200 ms, ten
-# times in a 40,000-purchase burst. Collecting young objects less often lets most of them
-# die first (freed by reference counting, no collection needed).
+# times in one burst and rate run of the bench (docs/BENCHMARKS.md). Collecting young
+# objects less often lets most of them die first (freed by reference counting).
 GC_THRESHOLDS = (10_000, 20, 100)
 
 

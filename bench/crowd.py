@@ -7,7 +7,7 @@ import json
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bench.client import Connection
@@ -88,33 +88,7 @@ async def burst(
     host: str, port: int, requests: Sequence[bytes], *, concurrency: int, label: str
 ) -> list[Attempt]:
     """Send every request as fast as ``concurrency`` connections allow."""
-    attempts: list[Attempt] = []
-    position = 0
-
-    async def worker() -> None:
-        nonlocal position
-        connection = Connection(host, port)
-        try:
-            while position < len(requests):
-                index = position
-                position += 1
-                started = time.time()
-                try:
-                    reply = await connection.send(requests[index])
-                except (OSError, asyncio.IncompleteReadError):
-                    attempts.append(
-                        Attempt(index, started, time.time(), 0, None, "connection_error")
-                    )
-                    progress.add(0)
-                    continue
-                attempts.append(_parse(index, started, time.time(), reply.status, reply.body))
-                progress.add(reply.status)
-        finally:
-            connection.close()
-
-    with Progress(label, len(requests)) as progress:
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return attempts
+    return await _drive(host, port, requests, concurrency=concurrency, label=label, due_at=None)
 
 
 async def at_rate(
@@ -127,9 +101,30 @@ async def at_rate(
     label: str,
 ) -> list[Attempt]:
     """Send request i at start + i/rate; latency counts from when it was due, not sent."""
+    start = time.time() + 0.1
+    return await _drive(
+        host,
+        port,
+        requests,
+        concurrency=concurrency,
+        label=label,
+        due_at=lambda index: start + index / rate,
+    )
+
+
+async def _drive(
+    host: str,
+    port: int,
+    requests: Sequence[bytes],
+    *,
+    concurrency: int,
+    label: str,
+    due_at: Callable[[int], float] | None,
+) -> list[Attempt]:
+    """Send the requests over ``concurrency`` connections, each as soon as one is free, or
+    not before ``due_at(index)``, from which its latency then counts."""
     attempts: list[Attempt] = []
     position = 0
-    start = time.time() + 0.1
 
     async def worker() -> None:
         nonlocal position
@@ -138,17 +133,22 @@ async def at_rate(
             while position < len(requests):
                 index = position
                 position += 1
-                due = start + index / rate
-                delay = due - time.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
+                if due_at is None:
+                    started = time.time()
+                else:
+                    started = due_at(index)
+                    delay = started - time.time()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
                 try:
                     reply = await connection.send(requests[index])
                 except (OSError, asyncio.IncompleteReadError):
-                    attempts.append(Attempt(index, due, time.time(), 0, None, "connection_error"))
+                    attempts.append(
+                        Attempt(index, started, time.time(), 0, None, "connection_error")
+                    )
                     progress.add(0)
                     continue
-                attempts.append(_parse(index, due, time.time(), reply.status, reply.body))
+                attempts.append(_parse(index, started, time.time(), reply.status, reply.body))
                 progress.add(reply.status)
         finally:
             connection.close()

@@ -153,6 +153,26 @@ async def check(
     return violations(result, tickets=len(tickets), per_user_limit=limit)
 
 
+async def purchase_figures(
+    name: str,
+    attempts: list[Attempt],
+    sampler: ProcessSampler,
+    *,
+    config: BenchConfig,
+    redis_client: aioredis.Redis,
+    sale_id: str,
+    limit: int,
+) -> tuple[PhaseFigures, dict[str, float]]:
+    """A purchase phase's figures (answers, outcomes, processes, invariants) and each
+    ticket's time of final."""
+    figures = answer_figures(name, attempts, accepted_status=202)
+    finals = await final_times(config.database_url, sale_id)
+    add_outcome_figures(figures, attempts, finals)
+    add_process_figures(figures, sampler)
+    figures.invariants = await check(config, redis_client, sale_id, attempts, limit)
+    return figures, finals
+
+
 async def engine_phases(
     args: argparse.Namespace, config: BenchConfig
 ) -> tuple[list[PhaseFigures], dict[str, Any]]:
@@ -197,13 +217,15 @@ async def engine_phases(
                         label=f"burst N={args.attempts:,}",
                     )
                     await settle(redis_client, keys, attempts)
-                figures = answer_figures(
-                    f"burst N={args.attempts:,} C={args.concurrency}", attempts, accepted_status=202
+                figures, finals = await purchase_figures(
+                    f"burst N={args.attempts:,} C={args.concurrency}",
+                    attempts,
+                    rss,
+                    config=config,
+                    redis_client=redis_client,
+                    sale_id=sale,
+                    limit=limit,
                 )
-                finals = await final_times(config.database_url, sale)
-                add_outcome_figures(figures, attempts, finals)
-                add_process_figures(figures, rss)
-                figures.invariants = await check(config, redis_client, sale, attempts, limit)
                 phases.append(figures)
                 raw["burst"] = (attempts, finals)
 
@@ -253,24 +275,24 @@ async def engine_phases(
                         await settle(redis_client, keys, attempts)
                     await asyncio.sleep(1)  # the last coalesced event of every stream
                     seen = streams.summary(final_remaining=0)
-                figures = answer_figures(
+                figures, _ = await purchase_figures(
                     f"streams: burst N={args.attempts:,} + {args.streams:,} open streams",
                     attempts,
-                    accepted_status=202,
+                    sampler,
+                    config=config,
+                    redis_client=redis_client,
+                    sale_id=sale,
+                    limit=limit,
                 )
-                add_outcome_figures(figures, attempts, await final_times(config.database_url, sale))
-                add_process_figures(figures, sampler)
-                figures.invariants = await check(config, redis_client, sale, attempts, limit)
                 if seen["failed"] or seen["with_final_value"] != args.streams:
-                    figures.invariants.append(f"streams: {seen}")
+                    figures.invariants = [*(figures.invariants or []), f"streams: {seen}"]
                 figures.streams = seen
                 phases.append(figures)
 
             if "rate" in wanted:
                 count = int(args.rate * args.duration)
-                sale = await create_sale(
-                    session, admin, stock=count, limit=math.ceil(count / len(tokens)) + 1
-                )
+                limit = math.ceil(count / len(tokens)) + 1
+                sale = await create_sale(session, admin, stock=count, limit=limit)
                 with ProcessSampler(engine.pids()) as rss:
                     attempts = await at_rate(
                         HOST,
@@ -281,14 +303,14 @@ async def engine_phases(
                         label=f"rate {args.rate:,.0f}/s",
                     )
                     await settle(redis_client, keys, attempts)
-                figures = answer_figures(
-                    f"rate {args.rate:,.0f}/s x {args.duration:.0f}s", attempts, accepted_status=202
-                )
-                finals = await final_times(config.database_url, sale)
-                add_outcome_figures(figures, attempts, finals)
-                add_process_figures(figures, rss)
-                figures.invariants = await check(
-                    config, redis_client, sale, attempts, math.ceil(count / len(tokens)) + 1
+                figures, finals = await purchase_figures(
+                    f"rate {args.rate:,.0f}/s x {args.duration:.0f}s",
+                    attempts,
+                    rss,
+                    config=config,
+                    redis_client=redis_client,
+                    sale_id=sale,
+                    limit=limit,
                 )
                 phases.append(figures)
                 raw["rate"] = (attempts, finals)

@@ -233,16 +233,8 @@ def summarise(
     **extra: object,
 ) -> dict[str, object]:
     """The figures of one scenario, as report.py tabulates them."""
-    counts = Counter(a.status for a in attempts)
     return {
-        "scenario": scenario,
-        "fault": fault,
-        "attempts": len(attempts),
-        "answers": status_counts(attempts),
-        "http_202": counts[202],
-        "http_409": counts[409],
-        "http_503": counts[503],
-        "connection_errors": counts[None],
+        **answered(scenario=scenario, fault=fault, attempts=attempts),
         "confirmed": settled.result.confirmed,
         "rejected": settled.result.rejected,
         "orders": settled.result.orders,
@@ -252,7 +244,6 @@ def summarise(
         "unanswered_tickets": len(settled.unanswered),
         "seconds_to_final_after_crowd": round(settled.seconds_to_final, 2),
         "recovery": recovery,
-        "latency_ms": latencies(attempts),
         "warnings_and_errors": log_summary(rig),
         **extra,
     }

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import NoDecode
 
 from auth_service.domain import password_problem, username_problem
+from shared.forwarding import TrustedProxies
 from shared.settings import ServiceSettings
 
 AppEnv = Literal["development", "production"]
@@ -16,23 +18,52 @@ AppEnv = Literal["development", "production"]
 class AuthSettings(ServiceSettings):
     """Settings of the auth service; secrets are SecretStr so that they never print."""
 
-    port: int = 8081
-    app_env: AppEnv = "development"
+    port: int = Field(8081, ge=1, le=65535, description="HTTP port")
+    app_env: AppEnv = Field(
+        "development", description="production refuses to start without a configured key"
+    )
 
-    bcrypt_rounds: int = Field(default=12, ge=4, le=16)
-    bcrypt_workers: int = Field(default=2, ge=1, le=64)
+    bcrypt_rounds: int = Field(12, ge=4, le=16, description="bcrypt cost")
+    bcrypt_workers: int = Field(2, ge=1, le=64, description="threads that run bcrypt")
 
-    admin_username: str | None = None
-    admin_password: SecretStr | None = None
+    admin_username: str | None = Field(None, description="bootstrap admin (with the password)")
+    admin_password: SecretStr | None = Field(None, description="bootstrap admin's password")
 
-    jwt_private_key: SecretStr | None = None
-    jwt_private_key_file: Path | None = None
-    jwt_retired_public_keys_file: Path | None = None
-    jwt_ttl_seconds: int = Field(default=900, ge=30, le=7 * 24 * 3600)
+    jwt_private_key: SecretStr | None = Field(None, description="RS256 signing key, PEM")
+    jwt_private_key_file: Path | None = Field(None, description="RS256 signing key, a PEM file")
+    jwt_retired_public_keys_file: Path | None = Field(
+        None, description="PEM public keys still published after a rotation"
+    )
+    jwt_ttl_seconds: int = Field(900, ge=30, le=7 * 24 * 3600, description="token lifetime")
 
-    login_max_failures_per_user: int = Field(default=5, ge=1)
-    login_max_failures_per_client: int = Field(default=20, ge=1)
-    login_failure_window_seconds: int = Field(default=300, ge=1)
+    # Failed logins, per fixed window (see auth_service.throttle): from one client address,
+    # on one account from one client, and on one account from all clients together.
+    login_max_failures_per_client: int = Field(
+        20, ge=1, description="failed logins from one client address per window"
+    )
+    login_max_failures_per_user: int = Field(
+        5, ge=1, description="failed logins on one account from one client per window"
+    )
+    login_max_failures_per_account: int = Field(
+        50, ge=1, description="failed logins on one account from all clients per window"
+    )
+    login_failure_window_seconds: int = Field(300, ge=1, description="throttle window (s)")
+    # Shedding: a password check that would wait longer than this in the bcrypt queue is
+    # answered 503 at once (the client retries) instead of making everybody wait.
+    login_max_wait_seconds: float = Field(
+        2.0, gt=0, le=60, description="longest expected wait in the bcrypt queue before 503"
+    )
+    # The auth service sits behind the gateway, which names the client in X-Forwarded-For:
+    # trust the gateway's address (loopback when they share a host; set it in containers).
+    forwarded_allow_ips: Annotated[TrustedProxies, NoDecode] = Field(
+        TrustedProxies.parse("127.0.0.1,::1"),
+        description="proxies (the gateways) whose X-Forwarded-For names the client",
+    )
+
+    @field_validator("forwarded_allow_ips", mode="before")
+    @classmethod
+    def _parse_proxies(cls, value: object) -> object:
+        return TrustedProxies.parse(value) if isinstance(value, str) else value
 
     @field_validator(
         "admin_username",

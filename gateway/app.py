@@ -76,7 +76,7 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
 
 async def _publisher(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    names = Names(settings.namespace, settings.intent_partitions)
+    names = Names.of(settings)
     connection = await open_amqp(settings.amqp_url, name="gateway")
     app[AMQP] = connection
     channel = await connection.channel(publisher_confirms=True, on_return_raises=True)

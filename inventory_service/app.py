@@ -44,12 +44,10 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
 async def _consumers(app: web.Application) -> AsyncIterator[None]:
     """Declare the topology and consume every partition; a standby waits via SAC."""
     settings = app[SETTINGS]
-    names = Names(settings.namespace, settings.intent_partitions)
+    names = Names.of(settings)
     connection = await open_amqp(settings.amqp_url, name="inventory_service")
     channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-    topology = await declare_topology(
-        channel, names, intent_queue_max_length=settings.intent_queue_max_length
-    )
+    topology = await declare_topology(channel, names)
     decider = IntentDecider(
         app[STORE],
         app[REPOSITORY],

@@ -4,8 +4,8 @@ from shared.settings import ServiceSettings
 
 
 class InventorySettings(ServiceSettings):
-    port: int = 8082
-    # Messages (each a batch of intents) in flight per partition consumer.
-    intent_prefetch: int = Field(default=64, ge=1, le=10_000)
-    publish_timeout: float = Field(default=5.0, gt=0)
-    intent_queue_max_length: int = Field(default=100_000, ge=1)
+    port: int = Field(8082, ge=1, le=65535, description="HTTP port")
+    intent_prefetch: int = Field(
+        64, ge=1, le=10_000, description="intent messages in flight per partition consumer"
+    )
+    publish_timeout: float = Field(5.0, gt=0, description="seconds to wait for a confirm")

@@ -39,7 +39,7 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
 async def _consumer(app: web.Application) -> AsyncIterator[None]:
     """Compete for the decisions queue with every other order service replica."""
     settings = app[SETTINGS]
-    names = Names(settings.namespace, settings.intent_partitions)
+    names = Names.of(settings)
     connection = await open_amqp(settings.amqp_url, name="order_service")
     app[AMQP] = connection
     channel = await connection.channel()

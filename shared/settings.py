@@ -1,11 +1,42 @@
-"""Settings base: the environment names every service reads (see README, Configuration)."""
+"""Settings base: the environment names every service reads (see README, Configuration).
+
+Every field has a description: `python -m <service> --help` lists them with their defaults.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import AfterValidator, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _url_checker(*schemes: str, needs_path: bool = False) -> AfterValidator:
+    """A validator: the value is a URL with one of ``schemes``, a host and a valid port."""
+
+    def check(value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in schemes:
+            expected = " or ".join(f"{scheme}://" for scheme in schemes)
+            raise ValueError(f"must be a URL starting with {expected}")
+        if not parts.hostname and parts.scheme != "unix":
+            raise ValueError("the URL has no host")
+        try:
+            parts.port  # noqa: B018 (raises for a port that is not a number in range)
+        except ValueError:
+            raise ValueError("the URL's port is not a number from 0 to 65535") from None
+        if needs_path and not parts.path.strip("/"):
+            raise ValueError("the URL must name a database, e.g. .../flashsale")
+        return value
+
+    return AfterValidator(check)
+
+
+AmqpUrl = Annotated[str, _url_checker("amqp", "amqps")]
+PostgresUrl = Annotated[str, _url_checker("postgresql", "postgres", needs_path=True)]
+RedisUrl = Annotated[str, _url_checker("redis", "rediss", "unix")]
+HttpUrl = Annotated[str, _url_checker("http", "https")]
 
 
 class ServiceSettings(BaseSettings):
@@ -13,22 +44,49 @@ class ServiceSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
 
-    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
-    database_url: str = "postgresql://postgres@127.0.0.1:5432/flashsale"
-    redis_url: str = "redis://127.0.0.1:6379/0"
-    auth_url: str = "http://127.0.0.1:8081"
-    inventory_url: str = "http://127.0.0.1:8082"
-    order_url: str = "http://127.0.0.1:8083"
-    host: str = "127.0.0.1"
-    port: int = 8080
-    log_level: str = "INFO"
+    amqp_url: AmqpUrl = Field("amqp://guest:guest@127.0.0.1:5672/", description="RabbitMQ")
+    database_url: PostgresUrl = Field(
+        "postgresql://postgres@127.0.0.1:5432/flashsale", description="PostgreSQL database"
+    )
+    redis_url: RedisUrl = Field("redis://127.0.0.1:6379/0", description="Redis")
+    auth_url: HttpUrl = Field("http://127.0.0.1:8081", description="the auth service (JWKS)")
+    inventory_url: HttpUrl = Field("http://127.0.0.1:8082", description="the inventory service")
+    order_url: HttpUrl = Field("http://127.0.0.1:8083", description="the order service")
+    host: str = Field("127.0.0.1", description="interface to listen on")
+    port: int = Field(8080, ge=1, le=65535, description="HTTP port")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        "INFO", description="JSON logs on stdout from this level"
+    )
+    access_log: bool = Field(True, description="one JSON line per HTTP request, at INFO")
     # Prefixes every Redis key and channel and every AMQP exchange and queue, so that
     # several deployments (or test runs) can share one Redis and one broker.
-    namespace: str = Field(default="flashsale", pattern=r"^[a-z][a-z0-9_-]{0,31}$")
-    intent_partitions: int = Field(default=4, ge=1, le=64)
-    jwt_issuer: str = "flashsale-auth"
-    jwt_audience: str = "flashsale"
-    shutdown_timeout: float = Field(default=10.0, gt=0)
+    namespace: str = Field(
+        "flashsale",
+        pattern=r"^[a-z][a-z0-9_-]{0,31}$",
+        description="prefix of every Redis key and AMQP name",
+    )
+    # Topology: every process that declares the queues must use the same values, or the
+    # broker refuses the second declaration (406); hence here, not in one service.
+    intent_partitions: int = Field(4, ge=1, le=64, description="number of intent queues")
+    intent_queue_max_length: int = Field(
+        100_000, ge=1, description="bound of each intent queue, in messages (batches)"
+    )
+    jwt_issuer: str = Field("flashsale-auth", description="required `iss` of tokens")
+    jwt_audience: str = Field("flashsale", description="required `aud` of tokens")
+    shutdown_timeout: float = Field(10.0, gt=0, description="seconds SIGTERM waits for work")
     # Measured on the services: no difference between the two (docs/BENCHMARKS.md); the
     # setting stays so that the comparison can be repeated.
-    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
+    event_loop: Literal["uvloop", "asyncio"] = Field("uvloop", description="event loop")
+    git_commit: str | None = Field(
+        None, description="commit shown by /version (default: read from .git when present)"
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("git_commit", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value

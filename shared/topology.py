@@ -15,6 +15,8 @@ from uuid import UUID
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
 
+from shared.settings import ServiceSettings
+
 # A message that keeps coming back (its consumer crashes on it) is dead-lettered after this
 # many deliveries, so one bad message cannot stop a partition for ever.
 DELIVERY_LIMIT = 10
@@ -22,10 +24,19 @@ DELIVERY_LIMIT = 10
 
 @dataclass(frozen=True)
 class Names:
-    """Exchange and queue names of one namespace."""
+    """Exchange and queue names of one namespace, and the shape of its queues.
+
+    Every declarer builds it from the same settings (:meth:`of`): queue arguments are part of
+    the topology, and one process declaring another bound makes the broker refuse the rest.
+    """
 
     namespace: str
     partitions: int
+    intent_queue_max_length: int = 100_000
+
+    @classmethod
+    def of(cls, settings: ServiceSettings) -> Names:
+        return cls(settings.namespace, settings.intent_partitions, settings.intent_queue_max_length)
 
     @property
     def intents_exchange(self) -> str:
@@ -78,9 +89,7 @@ def _quorum_args(names: Names, **extra: Any) -> dict[str, Any]:
     }
 
 
-async def declare_topology(
-    channel: AbstractChannel, names: Names, *, intent_queue_max_length: int = 100_000
-) -> Topology:
+async def declare_topology(channel: AbstractChannel, names: Names) -> Topology:
     """Declare (idempotently) every exchange and queue of the namespace."""
     dlx = await channel.declare_exchange(
         names.dead_letter_exchange, aio_pika.ExchangeType.FANOUT, durable=True
@@ -107,7 +116,7 @@ async def declare_topology(
                     # A hard bound on a partition (in batches); the broker nacks publishes
                     # once the queue is over it (a quorum queue lets one more in), and the
                     # gateway answers 503 instead of a ticket.
-                    "x-max-length": intent_queue_max_length,
+                    "x-max-length": names.intent_queue_max_length,
                     "x-overflow": "reject-publish",
                 },
             ),

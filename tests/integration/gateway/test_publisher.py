@@ -1,6 +1,7 @@
 """Micro-batched publishing: a batch fails as a whole and alone, never with a false 202."""
 
 import asyncio
+from dataclasses import replace
 from uuid import UUID, uuid4
 
 import pytest
@@ -47,7 +48,7 @@ async def drain(channel, queue_name):
 async def publishing(amqp, names, redis_client, namespace):
     """A publisher that believes in one partition more than the broker has."""
     channel = await amqp.channel(publisher_confirms=True, on_return_raises=True)
-    topology = await declare_topology(channel, names, intent_queue_max_length=3)
+    topology = await declare_topology(channel, replace(names, intent_queue_max_length=3))
     keys = Keys(namespace)
     wrong = Names(names.namespace, names.partitions + 1)
     publisher = IntentPublisher(

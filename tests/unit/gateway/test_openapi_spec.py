@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from auth_service import http as auth_http
 from auth_service.domain import Credentials, LoginRequest, username_problem
+from auth_service.settings import AuthSettings
 from gateway import docs
 from gateway.app import create_app
 from gateway.domain import PurchaseRequest, TicketStatus, TicketView, idempotency_key
@@ -103,6 +104,64 @@ def responses(spec: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any]]
 def test_the_document_is_valid_openapi_3_0(spec):
     assert spec["openapi"] == "3.0.3"
     OpenAPIV30SpecValidator(spec).validate()
+
+
+def test_every_operation_is_under_a_declared_tag(spec):
+    declared = {tag["name"] for tag in spec["tags"]}
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method in METHODS:
+                assert set(operation["tags"]) <= declared, f"{method} {path}"
+
+
+REQUEST_ID_PARAMETER = {"$ref": "#/components/parameters/RequestId"}
+REQUEST_ID_HEADER = {"$ref": "#/components/headers/X-Request-ID"}
+
+
+def test_every_operation_takes_a_request_id_and_every_answer_names_it(spec):
+    # One component each, referenced: the rule is written once, not once per operation.
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method not in METHODS:
+                continue
+            parameters = [*item.get("parameters", []), *operation.get("parameters", [])]
+            assert REQUEST_ID_PARAMETER in parameters, f"{method} {path}"
+            for status, response in operation["responses"].items():
+                headers = resolve(spec, response).get("headers", {})
+                assert headers.get("X-Request-ID") == REQUEST_ID_HEADER, f"{method} {path} {status}"
+
+
+def test_the_request_id_is_optional_and_always_answered(spec):
+    parameter = spec["components"]["parameters"]["RequestId"]
+    assert (parameter["name"], parameter["in"], parameter["required"]) == (
+        "X-Request-ID",
+        "header",
+        False,
+    )
+    # A malformed id is replaced, never refused: the request schema admits any string.
+    assert parameter["schema"] == {"type": "string"}
+    header = spec["components"]["headers"]["X-Request-ID"]
+    assert header["required"] is True
+    # The id sent back has the form of an Idempotency-Key (1-128 visible ASCII characters),
+    # whose rule is checked against the code below.
+    assert header["schema"] == spec["components"]["parameters"]["IdempotencyKey"]["schema"]
+
+
+def test_login_documents_its_throttle_and_its_shedding(spec):
+    login = spec["paths"]["/api/v1/auth/login"]["post"]
+    for status in ("429", "503"):
+        response = resolve(spec, login["responses"][status])
+        assert resolve(spec, response["headers"]["Retry-After"])["required"] is True, status
+    defaults = {name: field.default for name, field in AuthSettings.model_fields.items()}
+    described = login["description"]
+    window = defaults["login_failure_window_seconds"]
+    assert f"fixed windows ({window // 60} minutes by default)" in described
+    assert f"per client address ({defaults['login_max_failures_per_client']} by default)" in (
+        described
+    )
+    assert f"per account from one client ({defaults['login_max_failures_per_user']})" in described
+    assert f"from all clients together ({defaults['login_max_failures_per_account']})" in described
+    assert f"too long ({defaults['login_max_wait_seconds']:g} s by default)" in described
 
 
 def test_every_route_of_the_gateway_is_documented(spec):

@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-unit test-integration test-e2e test-faults test-security bench profile lint fmt up down clean
+.PHONY: install prerequisites run test test-unit test-integration test-e2e test-faults test-security bench profile lint fmt up down clean
 
 install: $(STAMP)
 
@@ -18,22 +18,28 @@ $(STAMP): pyproject.toml constraints.txt
 run: install
 	$(PY) deploy/run_local.py
 
-test: install
+# What the tests run from the OS (Chromium, nginx, promtool, the server binaries), checked
+# before anything slow: as root it apt-get installs what is missing, otherwise it stops at
+# once with the command to run. First prerequisite of every test target.
+prerequisites:
+	$(PYTHON) deploy/prerequisites.py
+
+test: prerequisites install
 	$(PY) -m pytest
 
-test-unit: install
+test-unit: prerequisites install
 	$(PY) -m pytest tests/unit
 
-test-integration: install
+test-integration: prerequisites install
 	$(PY) -m pytest tests/integration
 
-test-e2e: install
+test-e2e: prerequisites install
 	$(PY) -m pytest tests/e2e
 
-test-faults: install
+test-faults: prerequisites install
 	$(PY) -m pytest tests/faults
 
-test-security: install
+test-security: prerequisites install
 	$(PY) -m pytest tests/security
 
 # A flash crowd against the engine and the conventional design (needs the three servers).

@@ -96,7 +96,10 @@ def main() -> int:
     env = dict(os.environ)
     check_servers(env)
     username, password = admin_credentials(env)
-    subprocess.run([sys.executable, "-m", "shared.migrate"], cwd=ROOT, env=env, check=True)
+    migration = subprocess.run([sys.executable, "-m", "shared.migrate"], cwd=ROOT, env=env)
+    if migration.returncode != 0:
+        # The migration said why (2: a configuration to fix, such as DATABASE_URL's login).
+        return migration.returncode
 
     urls = {pkg: f"http://127.0.0.1:{port_of(pkg, port, env)}" for pkg, port in SERVICES}
     env.setdefault("AUTH_URL", urls["auth_service"])

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from importlib import resources
 
 import asyncpg
 
+from shared.config_errors import ConfigurationError
 from shared.logs import setup_logging
-from shared.resources import retry_until_up
+from shared.resources import connect_postgres
 from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -41,8 +43,9 @@ def migration_files() -> list[tuple[str, str]]:
 
 async def create_database(dsn: str) -> bool:
     """Create the database named in ``dsn`` unless it exists; True if this call created it."""
-    maintenance, name = _split_dsn(dsn)
-    conn = await retry_until_up("postgres", lambda: asyncpg.connect(maintenance, timeout=5))
+    _, name = _split_dsn(dsn)
+    # The maintenance database on DATABASE_URL's server, with DATABASE_URL's login.
+    conn = await connect_postgres(dsn, database="postgres")
     try:
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
         if exists:
@@ -59,7 +62,7 @@ async def create_database(dsn: str) -> bool:
 
 async def apply_migrations(dsn: str) -> list[str]:
     """Apply the migrations not yet applied; return the versions this call applied."""
-    conn = await asyncpg.connect(dsn, timeout=5)
+    conn = await connect_postgres(dsn)
     applied: list[str] = []
     try:
         await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_ID)
@@ -97,7 +100,11 @@ async def migrate(dsn: str) -> None:
 def main() -> None:
     settings = ServiceSettings()
     setup_logging("migrate", settings.log_level)
-    asyncio.run(migrate(settings.database_url))
+    try:
+        asyncio.run(migrate(settings.database_url))
+    except ConfigurationError as exc:
+        print(exc, file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import asyncpg
 import redis.asyncio as aioredis
 from aio_pika.abc import AbstractRobustConnection
 
+from shared.config_errors import PostgresLoginRefused
 from shared.web import DEPENDENCY_ERRORS
 
 log = logging.getLogger(__name__)
@@ -59,13 +60,40 @@ async def open_redis(url: str, *, max_connections: int = 64) -> aioredis.Redis:
     return client
 
 
+def _refusing_bad_logins(
+    dsn: str, connect: Callable[[], Awaitable[T]]
+) -> Callable[[], Awaitable[T]]:
+    async def attempt() -> T:
+        try:
+            return await connect()
+        except asyncpg.InvalidAuthorizationSpecificationError as exc:
+            # 28000 / 28P01: no waiting fixes a refused login; say what to change instead.
+            raise PostgresLoginRefused(dsn, str(exc)) from exc
+
+    return attempt
+
+
 async def open_postgres(dsn: str, *, max_size: int = 10) -> asyncpg.Pool:
+    """A pool on DATABASE_URL; raises PostgresLoginRefused if the server refuses the login."""
+
     async def connect() -> asyncpg.Pool:
         return await asyncpg.create_pool(
             dsn, min_size=1, max_size=max_size, command_timeout=10, timeout=5
         )
 
-    return await retry_until_up("postgres", connect)
+    return await retry_until_up("postgres", _refusing_bad_logins(dsn, connect))
+
+
+async def connect_postgres(dsn: str, *, database: str | None = None) -> asyncpg.Connection:
+    """One connection to ``database`` (default: the one ``dsn`` names) on ``dsn``'s server.
+
+    Waits while the server is down; raises PostgresLoginRefused if it refuses the login.
+    """
+
+    async def connect() -> asyncpg.Connection:
+        return await asyncpg.connect(dsn, database=database, timeout=5)
+
+    return await retry_until_up("postgres", _refusing_bad_logins(dsn, connect))
 
 
 async def open_amqp(url: str, *, name: str) -> AbstractRobustConnection:

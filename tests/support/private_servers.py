@@ -343,18 +343,24 @@ class PrivatePostgres(PrivateServer):
     daemonising) so that a SIGKILLed one is reaped at once: this machine's init does not
     reap orphans, and a zombie postmaster would block the restart ("lock file already
     exists"). Clean stops go through ``pg_ctl stop -m fast|immediate``.
+
+    With a ``password`` the cluster asks every client for it (``initdb -A scram-sha-256``), as
+    a stock Debian server asks TCP clients; without one it trusts them.
     """
 
     kind = "postgres"
     account = "postgres"
 
-    def __init__(self, artifacts: Path) -> None:
+    def __init__(self, artifacts: Path, *, password: str | None = None) -> None:
         super().__init__(artifacts)
         self.port = free_port()
         self.data = self.base / "data"
+        self.password = password
 
     def url(self, database: str = "postgres") -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+        """A URL that logs in as ``postgres`` (with the password, if the cluster has one)."""
+        login = f"postgres:{self.password}" if self.password else "postgres"
+        return f"postgresql://{login}@127.0.0.1:{self.port}/{database}"
 
     @property
     def log_path(self) -> Path:
@@ -394,9 +400,18 @@ class PrivatePostgres(PrivateServer):
             # --no-sync only speeds up initdb itself; the server runs with fsync on.
             await self._run(
                 [_postgres_bin("initdb"), "-D", str(self.data), "-U", "postgres",
-                 "-A", "trust", "-E", "UTF8", "--no-sync"]
+                 *self._auth_options(), "-E", "UTF8", "--no-sync"]
             )  # fmt: skip
         await super().start(timeout)
+
+    def _auth_options(self) -> list[str]:
+        if not self.password:
+            return ["-A", "trust"]
+        pwfile = self.base / "pwfile"
+        pwfile.write_text(self.password + "\n")
+        if self.user:
+            shutil.chown(pwfile, self.user, self.user)
+        return ["-A", "scram-sha-256", "--pwfile", str(pwfile)]
 
     async def _answers(self) -> bool:
         try:
@@ -447,13 +462,17 @@ async def private_rabbitmq(artifacts: Path) -> AsyncIterator[PrivateRabbitMQ]:
 
 @contextlib.asynccontextmanager
 async def private_postgres(
-    artifacts: Path, database: str = "flashsale"
+    artifacts: Path, database: str | None = "flashsale", *, password: str | None = None
 ) -> AsyncIterator[PrivatePostgres]:
-    """A private cluster with ``database`` created and migrated (``shared.migrate``)."""
-    server = PrivatePostgres(artifacts)
+    """A private cluster with ``database`` created and migrated (``shared.migrate``).
+
+    ``database=None`` leaves the cluster empty; ``password`` makes it ask clients for one.
+    """
+    server = PrivatePostgres(artifacts, password=password)
     try:
         await server.start()
-        await migrate(server.url(database))
+        if database is not None:
+            await migrate(server.url(database))
         yield server
     finally:
         server.close()

@@ -44,7 +44,12 @@ def create_app(settings: AuthSettings) -> web.Application:
     async def redis_ready() -> object:
         return await app[REDIS].ping()
 
-    app = create_base_app({"postgres": postgres_ready, "redis": redis_ready})
+    app = create_base_app(
+        {"postgres": postgres_ready, "redis": redis_ready},
+        service="auth_service",
+        settings=settings,
+        proxies=settings.forwarded_allow_ips,
+    )
     app[SETTINGS] = settings
     # Order matters: keys first, so that a key problem fails the start at once instead of
     # after waiting for the servers; later contexts use what earlier ones made.
@@ -75,7 +80,11 @@ async def signing_keys_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def hasher_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    hasher = BcryptHasher(rounds=settings.bcrypt_rounds, workers=settings.bcrypt_workers)
+    hasher = BcryptHasher(
+        rounds=settings.bcrypt_rounds,
+        workers=settings.bcrypt_workers,
+        max_wait=settings.login_max_wait_seconds,
+    )
     app[HASHER] = hasher
     try:
         await hasher.start()
@@ -101,8 +110,9 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
     app[THROTTLE] = RedisLoginThrottle(
         client,
         namespace=settings.namespace,
-        max_per_user=settings.login_max_failures_per_user,
         max_per_client=settings.login_max_failures_per_client,
+        max_per_user=settings.login_max_failures_per_user,
+        max_per_account=settings.login_max_failures_per_account,
         window_seconds=settings.login_failure_window_seconds,
     )
     try:

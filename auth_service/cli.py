@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import json
+import math
 import os
 import sys
 import time
@@ -69,7 +70,8 @@ def _database_error(exc: asyncpg.PostgresError) -> CommandError:
 
 async def _create_admin(settings: AuthSettings, credentials: Credentials) -> str:
     pool = await _connect(settings.database_url)
-    hasher = BcryptHasher(rounds=settings.bcrypt_rounds, workers=1)
+    # An operator's command waits for its one hash, however long the queue.
+    hasher = BcryptHasher(rounds=settings.bcrypt_rounds, workers=1, max_wait=math.inf)
     try:
         await hasher.start()
         outcome = await handlers.ensure_admin(credentials, users=PostgresUsers(pool), hasher=hasher)

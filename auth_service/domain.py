@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, SecretStr, ValidationError
@@ -101,6 +101,11 @@ class StoredUser(User):
     password_hash: str = field(repr=False)
 
 
+# What a login attempt came to: a wrong password, a right one, or no answer (a dependency
+# failed), which counts against nobody.
+Verdict = Literal["succeeded", "failed", "abandoned"]
+
+
 @dataclass(frozen=True)
 class Attempt:
     """Who is trying to log in: the username (None if malformed) and the client address."""
@@ -126,11 +131,13 @@ class InvalidCredentials(Unauthorized):
 class TooManyAttempts(TooManyRequests):
     default_code = "too_many_attempts"
 
-    def __init__(self, retry_after: int) -> None:
+    def __init__(self, retry_after: int, *, limit: str = "client") -> None:
         super().__init__(
             "too many failed login attempts; retry later",
             retry_after=retry_after,
         )
+        # Which limit refused (client, user, account, in_flight): for metrics, not the client.
+        self.limit = limit
 
 
 class NotABenchAccount(Conflict):

@@ -49,11 +49,11 @@ async def login(
     try:
         user = await _authenticate(credentials, users=users, hasher=hasher)
     except Exception:
-        await throttle.abandoned(attempt)
+        await throttle.finish(attempt, "abandoned")  # no verdict: it counts against nobody
         raise
+    await throttle.finish(attempt, "failed" if user is None else "succeeded")
     if user is None:
         raise InvalidCredentials()
-    await throttle.succeeded(attempt)
     return tokens.issue(user_id=user.user_id, username=user.username, role=user.role)
 
 

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Literal
 from uuid import UUID
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from pydantic import BaseModel
 
-from auth_service import handlers
-from auth_service.appkeys import HASHER, JWKS_BODY, THROTTLE, TOKEN_ISSUER, USERS
-from auth_service.domain import Credentials, LoginRequest
-from shared.web import model_response, read_json
+from auth_service import handlers, metrics
+from auth_service.appkeys import HASHER, JWKS_BODY, SETTINGS, THROTTLE, TOKEN_ISSUER, USERS
+from auth_service.domain import Credentials, InvalidCredentials, LoginRequest, TooManyAttempts
+from shared.errors import ServiceUnavailable
+from shared.web import DEPENDENCY_ERRORS, model_response, read_json
+
+# The answers that mean "try again later" (503), for the login metrics.
+_UNAVAILABLE: tuple[type[BaseException], ...] = (ServiceUnavailable, *DEPENDENCY_ERRORS)
 
 # Short: verifiers refetch on an unknown kid anyway, and a rotation should spread quickly.
 JWKS_MAX_AGE_SECONDS = 60
@@ -29,18 +32,6 @@ class TokenResponse(BaseModel):
     expires_in: int
 
 
-def client_address(forwarded_for: str | None, peer: str | None) -> str:
-    """The last X-Forwarded-For entry (the gateway appends it) if it is an IP, else the peer."""
-    last = (forwarded_for or "").rsplit(",", 1)[-1].strip()
-    for candidate in (last, peer or ""):
-        try:
-            # Normalised, and only ever an address: keeps Redis keys short and well-formed.
-            return str(ipaddress.ip_address(candidate))
-        except ValueError:
-            continue
-    return "unknown"
-
-
 async def register(request: web.Request) -> web.Response:
     credentials = await read_json(request, Credentials)
     user = await handlers.register_user(
@@ -51,15 +42,32 @@ async def register(request: web.Request) -> web.Response:
 
 async def login(request: web.Request) -> web.Response:
     body = await read_json(request, LoginRequest)
-    forwarded = ",".join(request.headers.getall("X-Forwarded-For", []))
-    token = await handlers.login(
-        body,
-        client=client_address(forwarded, request.remote),
-        users=request.app[USERS],
-        hasher=request.app[HASHER],
-        throttle=request.app[THROTTLE],
-        tokens=request.app[TOKEN_ISSUER],
+    # The gateway names the client in X-Forwarded-For; believed only from a trusted peer.
+    client = request.app[SETTINGS].forwarded_allow_ips.client_address(
+        request.remote,
+        request.headers.getall(hdrs.X_FORWARDED_FOR, ()),
+        request.headers.getall(hdrs.FORWARDED, ()),
     )
+    try:
+        token = await handlers.login(
+            body,
+            client=client,
+            users=request.app[USERS],
+            hasher=request.app[HASHER],
+            throttle=request.app[THROTTLE],
+            tokens=request.app[TOKEN_ISSUER],
+        )
+    except InvalidCredentials:
+        metrics.LOGINS.labels("invalid_credentials").inc()
+        raise
+    except TooManyAttempts as exc:
+        metrics.LOGINS.labels("throttled").inc()
+        metrics.THROTTLED.labels(exc.limit).inc()
+        raise
+    except _UNAVAILABLE:
+        metrics.LOGINS.labels("unavailable").inc()
+        raise
+    metrics.LOGINS.labels("success").inc()
     return model_response(
         TokenResponse(access_token=token.access_token, expires_in=token.expires_in),
         headers={"Cache-Control": "no-store"},

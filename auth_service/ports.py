@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from auth_service.domain import Attempt, StoredUser, User
+from auth_service.domain import Attempt, StoredUser, User, Verdict
 from shared.tokens import Role
 
 
@@ -26,8 +26,8 @@ class PasswordHasher(Protocol):
 
 
 class LoginThrottle(Protocol):
-    async def begin(self, attempt: Attempt) -> None: ...
+    async def begin(self, attempt: Attempt) -> None:
+        """Admit the attempt (it is in flight until finished) or raise TooManyAttempts."""
 
-    async def succeeded(self, attempt: Attempt) -> None: ...
-
-    async def abandoned(self, attempt: Attempt) -> None: ...
+    async def finish(self, attempt: Attempt, verdict: Verdict) -> None:
+        """Record the verdict of an admitted attempt."""

@@ -42,10 +42,19 @@ from shared.topology import Names, declare_topology
 async def _upstreams(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     async with aiohttp.ClientSession() as session:
-        timeout = settings.upstream_timeout
-        app[AUTH] = Upstream(session, settings.auth_url, "auth", timeout=timeout)
-        app[INVENTORY] = Upstream(session, settings.inventory_url, "inventory", timeout=timeout)
-        app[ORDERS] = Upstream(session, settings.order_url, "order", timeout=timeout)
+
+        def upstream(url: str, name: str) -> Upstream:
+            return Upstream(
+                session,
+                url,
+                name,
+                timeout=settings.upstream_timeout,
+                proxies=settings.forwarded_allow_ips,
+            )
+
+        app[AUTH] = upstream(settings.auth_url, "auth")
+        app[INVENTORY] = upstream(settings.inventory_url, "inventory")
+        app[ORDERS] = upstream(settings.order_url, "order")
         yield
 
 
@@ -121,7 +130,12 @@ def create_app(settings: GatewaySettings) -> web.Application:
     async def amqp_ready() -> None:
         check_amqp(app.get(AMQP))
 
-    app = create_base_app({"redis": redis_ready, "rabbitmq": amqp_ready})
+    app = create_base_app(
+        {"redis": redis_ready, "rabbitmq": amqp_ready},
+        service="gateway",
+        settings=settings,
+        proxies=settings.forwarded_allow_ips,
+    )
     # Outermost, so that error answers (made by the error middleware) are readable too; the
     # prepare hook covers the event streams, which send their headers from the handler.
     app.middlewares.insert(0, cors_middleware(settings.cors_allowed_origins))

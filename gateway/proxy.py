@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import aiohttp
-from aiohttp import web
+from aiohttp import hdrs, web
 
+from shared import request_ids
 from shared.errors import NotFound, ServiceUnavailable
+from shared.forwarding import TrustedProxies
 
 _FORWARD_REQUEST = ("Authorization", "Content-Type", "Accept", "Idempotency-Key")
 _FORWARD_RESPONSE = (
@@ -21,11 +23,20 @@ _FORWARD_RESPONSE = (
 class Upstream:
     """One service behind the gateway, reached over HTTP."""
 
-    def __init__(self, session: aiohttp.ClientSession, base_url: str, name: str, *, timeout: float):
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        name: str,
+        *,
+        timeout: float,
+        proxies: TrustedProxies,
+    ):
         self._session = session
         self._base = base_url.rstrip("/")
         self._name = name
         self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._proxies = proxies
 
     async def forward(self, request: web.Request) -> web.Response:
         """Send the request on unchanged; answer with the upstream's status and body."""
@@ -34,10 +45,16 @@ class Upstream:
         if any(segment in (".", "..") for segment in request.path.split("/")):
             raise NotFound("no such resource")
         headers = {h: request.headers[h] for h in _FORWARD_REQUEST if h in request.headers}
-        # Append the peer, so the last X-Forwarded-For entry is one the client cannot forge.
-        peer = request.remote or "unknown"
-        previous = request.headers.get("X-Forwarded-For")
-        headers["X-Forwarded-For"] = f"{previous}, {peer}" if previous else peer
+        # The gateway is the edge: it decides who the client is (believing only trusted
+        # proxies) and names that address alone, so nothing a client wrote travels on.
+        headers[hdrs.X_FORWARDED_FOR] = self._proxies.client_address(
+            request.remote,
+            request.headers.getall(hdrs.X_FORWARDED_FOR, ()),
+            request.headers.getall(hdrs.FORWARDED, ()),
+        )
+        request_id = request.get(request_ids.REQUEST_ID)
+        if request_id is not None:
+            headers[request_ids.HEADER] = request_id
         body = await request.read()
         try:
             async with self._session.request(

@@ -85,7 +85,9 @@ def create_app(settings: InventorySettings) -> web.Application:
         check_amqp(app.get(AMQP))
 
     app = create_base_app(
-        {"postgres": postgres_ready, "redis": redis_ready, "rabbitmq": amqp_ready}
+        {"postgres": postgres_ready, "redis": redis_ready, "rabbitmq": amqp_ready},
+        service="inventory_service",
+        settings=settings,
     )
     app[SETTINGS] = settings
     app.cleanup_ctx.extend([token_verifier_ctx(settings), _postgres, _redis, _consumers])

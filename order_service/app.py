@@ -67,7 +67,9 @@ def create_app(settings: OrderSettings) -> web.Application:
         check_amqp(app.get(AMQP))
 
     app = create_base_app(
-        {"postgres": postgres_ready, "redis": redis_ready, "rabbitmq": amqp_ready}
+        {"postgres": postgres_ready, "redis": redis_ready, "rabbitmq": amqp_ready},
+        service="order_service",
+        settings=settings,
     )
     app[SETTINGS] = settings
     app.cleanup_ctx.extend([token_verifier_ctx(settings), _postgres, _redis, _consumer])

@@ -1,4 +1,4 @@
-"""JSON logs to stdout, one object per line, with the ticket id where there is one."""
+"""JSON logs to stdout, one object per line, with the request id of the work that logs."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import logging
 import sys
 import time
 from typing import Any
+
+from shared import request_ids
 
 # LogRecord attributes that are plumbing, not context worth printing.
 _RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
@@ -29,6 +31,10 @@ class JsonFormatter(logging.Formatter):
         for key, value in vars(record).items():
             if key not in _RESERVED and not key.startswith("_"):
                 entry[key] = value
+        if "request_id" not in entry:
+            request_id = request_ids.current()
+            if request_id is not None:
+                entry["request_id"] = request_id
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)

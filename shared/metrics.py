@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import time
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
-from shared.web import Handler, answer_errors
+from shared.readiness import DEPENDENCY_UP
+from shared.web import Check, run_checks
 
 HTTP_REQUESTS = Counter(
     "http_requests_total", "HTTP requests answered", ["method", "route", "status"]
@@ -21,7 +22,8 @@ HTTP_LATENCY = Histogram(
 )
 
 
-def _route_of(request: web.Request) -> str:
+def route_of(request: web.Request) -> str:
+    """The route template of a request ("/api/v1/tickets/{ticket_id}"), or "unmatched"."""
     resource = request.match_info.route.resource
     # Label by template ("/api/v1/tickets/{ticket_id}"), never by the raw path: raw paths
     # would create one time series per ticket.
@@ -34,7 +36,7 @@ _children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
 def observe(request: web.Request, status: int, seconds: float) -> None:
     """Count one answered request and its latency, by route template."""
-    key = (request.method, _route_of(request), status)
+    key = (request.method, route_of(request), status)
     children = _children.get(key)
     if children is None:
         children = (
@@ -46,22 +48,12 @@ def observe(request: web.Request, status: int, seconds: float) -> None:
     children[1].observe(seconds)
 
 
-@web.middleware
-async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Metrics and error mapping in one layer: every middleware layer costs each request."""
-    start = time.perf_counter()
-    try:
-        response = await answer_errors(request, handler)
-    except web.HTTPException as exc:  # redirects and the like, passed through
-        observe(request, exc.status, time.perf_counter() - start)
-        raise
-    observe(request, response.status, time.perf_counter() - start)
-    return response
+def metrics_routes(checks: Mapping[str, Check]) -> list[web.RouteDef]:
+    """`/metrics`; each scrape first runs the readiness checks, for service_dependency_up."""
 
+    async def metrics_handler(_: web.Request) -> web.Response:
+        for name, result in (await run_checks(checks)).items():
+            DEPENDENCY_UP.labels(name).set(1 if result == "ok" else 0)
+        return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
-async def metrics_handler(_: web.Request) -> web.Response:
-    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-
-def metrics_routes() -> list[web.RouteDef]:
     return [web.get("/metrics", metrics_handler)]

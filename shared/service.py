@@ -13,9 +13,12 @@ import aiohttp
 import uvloop
 from aiohttp import web
 
-from shared.metrics import metrics_middleware, metrics_routes
+from shared.forwarding import TrustedProxies
+from shared.metrics import metrics_routes
+from shared.middleware import echo_request_id, request_middleware
 from shared.settings import ServiceSettings
 from shared.tokens import Claims, TokenVerifier, bearer_token, require_admin
+from shared.version import build_info, version_routes
 from shared.web import Check, health_routes
 
 # Bodies of this API are tiny JSON objects; anything larger is a mistake or an attack (413).
@@ -34,10 +37,28 @@ TOKEN_VERIFIER = web.AppKey("token_verifier", TokenVerifier)
 GC_THRESHOLDS = (10_000, 20, 100)
 
 
-def create_base_app(checks: Mapping[str, Check]) -> web.Application:
-    """An app with the error and metrics middlewares, `/healthz`, `/readyz` and `/metrics`."""
-    app = web.Application(middlewares=[metrics_middleware], client_max_size=MAX_BODY_BYTES)
-    app.add_routes([*health_routes(checks), *metrics_routes()])
+def create_base_app(
+    checks: Mapping[str, Check],
+    *,
+    service: str,
+    settings: ServiceSettings,
+    proxies: TrustedProxies | None = None,
+) -> web.Application:
+    """An app with the request middleware (ids, errors, metrics, access log), `/healthz`,
+    `/readyz`, `/metrics` and `/version`; ``proxies`` may name the client in forwarding headers.
+    """
+    middleware = request_middleware(
+        access_log=settings.access_log, proxies=proxies or TrustedProxies()
+    )
+    app = web.Application(middlewares=[middleware], client_max_size=MAX_BODY_BYTES)
+    app.add_routes(
+        [
+            *health_routes(checks),
+            *metrics_routes(checks),
+            *version_routes(build_info(service, settings.git_commit)),
+        ]
+    )
+    app.on_response_prepare.append(echo_request_id)
     app.on_shutdown.append(_ignore_further_signals)
     return app
 

@@ -85,9 +85,10 @@ async def test_success_clears_the_username_failures(make_settings, start, redis_
     await register(client, "alice")
     assert (await login(client, "alice", "wrong password")).status == 401
     keys = [k async for k in redis_client.scan_iter(match=f"{settings.namespace}:auth:*")]
-    assert f"{settings.namespace}:auth:fail:user:alice" in keys
+    failures = f"{settings.namespace}:auth:fail:user:alice:127.0.0.1"  # from this client
+    assert failures in keys
     assert (await login(client, "alice")).status == 200
-    assert await redis_client.exists(f"{settings.namespace}:auth:fail:user:alice") == 0
+    assert await redis_client.exists(failures) == 0
     # So two more failures are allowed again before the lock.
     for _ in range(2):
         assert (await login(client, "alice", "wrong password")).status == 401
@@ -105,7 +106,8 @@ async def test_throttled_per_client_address(make_settings, start):
     resp = await login(client, "alice", headers=attacker)
     assert resp.status == 429
     assert 59 <= int(resp.headers["Retry-After"]) <= 60
-    # The limit follows the last X-Forwarded-For entry, not the first (which a client forges).
+    # The test client connects from 127.0.0.1, a trusted proxy by default (the gateway, in a
+    # deployment): the limit follows the right-most untrusted entry, not the first (forgeable).
     other = {"X-Forwarded-For": "203.0.113.9, 198.51.100.8"}
     assert (await login(client, "alice", headers=other)).status == 200
 

@@ -1,4 +1,4 @@
-"""Forwarding: nothing but the public routes is reachable through the gateway."""
+"""Forwarding: only the public routes are reachable, with the client and request id named."""
 
 import aiohttp
 import pytest
@@ -6,6 +6,8 @@ from aiohttp import web
 from yarl import URL
 
 from gateway.proxy import Upstream
+from gateway.settings import GatewaySettings
+from shared.forwarding import TrustedProxies
 from shared.service import create_base_app
 
 
@@ -15,7 +17,11 @@ async def upstream(aiohttp_server):
 
     async def login(request):
         return web.json_response(
-            {"forwarded_for": request.headers.get("X-Forwarded-For")}, headers={"X-Secret": "no"}
+            {
+                "forwarded_for": request.headers.getall("X-Forwarded-For", []),
+                "request_id": request.headers.get("X-Request-ID"),
+            },
+            headers={"X-Secret": "no"},
         )
 
     async def metrics(request):
@@ -26,10 +32,17 @@ async def upstream(aiohttp_server):
 
 
 @pytest.fixture
-async def gateway(aiohttp_client, upstream):
-    app = create_base_app({})
+def proxies():
+    """Whose forwarding headers the gateway believes (none, as by default)."""
+    return TrustedProxies()
+
+
+@pytest.fixture
+async def gateway(aiohttp_client, upstream, proxies):
+    settings = GatewaySettings(forwarded_allow_ips=proxies)
+    app = create_base_app({}, service="gateway", settings=settings, proxies=proxies)
     session = aiohttp.ClientSession()
-    target = Upstream(session, str(upstream.make_url("/")), "auth", timeout=5)
+    target = Upstream(session, str(upstream.make_url("/")), "auth", timeout=5, proxies=proxies)
     app.add_routes([web.route("*", "/api/v1/auth/{tail:.*}", target.forward)])
     client = await aiohttp_client(app)
     yield client
@@ -53,11 +66,31 @@ async def test_dot_segments_cannot_escape_the_forwarded_prefix(gateway, path):
         assert "internal" not in await resp.text()
 
 
-async def test_forwarding_appends_the_peer_and_keeps_only_known_headers(gateway):
+async def test_forwarding_names_the_peer_alone_and_keeps_only_known_headers(gateway):
+    # The peer (127.0.0.1) is no trusted proxy: what it claims in X-Forwarded-For is dropped.
     resp = await gateway.post("/api/v1/auth/login", json={}, headers={"X-Forwarded-For": "6.6.6.6"})
     assert resp.status == 200
-    assert (await resp.json())["forwarded_for"] == "6.6.6.6, 127.0.0.1"
+    assert (await resp.json())["forwarded_for"] == ["127.0.0.1"]
     assert "X-Secret" not in resp.headers
+
+
+@pytest.mark.parametrize("proxies", [TrustedProxies.parse("127.0.0.1")])
+async def test_behind_a_trusted_proxy_the_client_it_names_is_passed_on(gateway):
+    headers = {"X-Forwarded-For": "6.6.6.6, 198.51.100.7"}
+    resp = await gateway.post("/api/v1/auth/login", json={}, headers=headers)
+    assert (await resp.json())["forwarded_for"] == ["198.51.100.7"]
+
+
+async def test_the_request_id_is_passed_on_and_answered(gateway):
+    resp = await gateway.post("/api/v1/auth/login", json={}, headers={"X-Request-ID": "abc-123"})
+    assert (await resp.json())["request_id"] == "abc-123"
+    assert resp.headers["X-Request-ID"] == "abc-123"
+    # Without one (or with one that is not visible ASCII) the gateway makes one up.
+    for headers in ({}, {"X-Request-ID": "x" * 129}):
+        resp = await gateway.post("/api/v1/auth/login", json={}, headers=headers)
+        made = (await resp.json())["request_id"]
+        assert made and made != "x" * 129
+        assert resp.headers["X-Request-ID"] == made
 
 
 async def test_method_not_allowed_keeps_allow(gateway):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 
 from auth_service.domain import (
@@ -11,6 +12,7 @@ from auth_service.domain import (
     TooManyAttempts,
     User,
     UsernameTaken,
+    Verdict,
 )
 
 
@@ -67,30 +69,46 @@ class FakeHasher:
 
 
 class FakeThrottle:
-    def __init__(self, limit: int = 1_000) -> None:
-        self.limit = limit
-        self.counts: dict[str, int] = {}
+    """The throttle's contract in memory, without windows (time): failures count per client,
+    per account from a client and per account; checks in flight count against the account's
+    limits. tests/integration/auth/test_throttle_contract.py holds it and the Redis one to the
+    same checks."""
+
+    def __init__(self, *, per_client: int = 20, per_user: int = 5, per_account: int = 50) -> None:
+        self.limits = {"client": per_client, "user": per_user, "account": per_account}
+        self.failures: Counter[str] = Counter()
+        self.in_flight: Counter[str] = Counter()
         self.events: list[str] = []
 
-    def _keys(self, attempt: Attempt) -> list[str]:
-        keys = [f"client:{attempt.client}"]
+    @staticmethod
+    def _keys(attempt: Attempt) -> dict[str, str]:
+        keys = {"client": f"client:{attempt.client}"}
         if attempt.username is not None:
-            keys.append(f"user:{attempt.username.lower()}")
+            name = attempt.username.lower()
+            keys["user"] = f"user:{name}:{attempt.client}"
+            keys["account"] = f"account:{name}"
         return keys
 
     async def begin(self, attempt: Attempt) -> None:
         self.events.append("begin")
-        if any(self.counts.get(k, 0) >= self.limit for k in self._keys(attempt)):
-            raise TooManyAttempts(7)
-        for key in self._keys(attempt):
-            self.counts[key] = self.counts.get(key, 0) + 1
+        keys = self._keys(attempt)
+        for limit, key in keys.items():
+            if self.failures[key] >= self.limits[limit]:
+                raise TooManyAttempts(7, limit=limit)
+            if limit != "client" and self.failures[key] + self.in_flight[key] >= self.limits[limit]:
+                raise TooManyAttempts(1, limit="in_flight")
+        for limit, key in keys.items():
+            if limit != "client":
+                self.in_flight[key] += 1
 
-    async def succeeded(self, attempt: Attempt) -> None:
-        self.events.append("succeeded")
-        self.counts.pop(f"user:{(attempt.username or '').lower()}", None)
-        self.counts[f"client:{attempt.client}"] -= 1
-
-    async def abandoned(self, attempt: Attempt) -> None:
-        self.events.append("abandoned")
-        for key in self._keys(attempt):
-            self.counts[key] -= 1
+    async def finish(self, attempt: Attempt, verdict: Verdict) -> None:
+        self.events.append(verdict)
+        keys = self._keys(attempt)
+        for limit, key in keys.items():
+            if limit != "client" and self.in_flight[key] > 0:
+                self.in_flight[key] -= 1
+        if verdict == "failed":
+            for key in keys.values():
+                self.failures[key] += 1
+        elif verdict == "succeeded" and "user" in keys:
+            self.failures.pop(keys["user"], None)

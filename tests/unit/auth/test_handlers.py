@@ -20,7 +20,7 @@ def deps(signing_key):
     return {
         "users": FakeUsers(),
         "hasher": FakeHasher(),
-        "throttle": FakeThrottle(limit=2),
+        "throttle": FakeThrottle(per_account=2),
         "tokens": TokenIssuer(signing_key, "iss", "aud", ttl_seconds=60),
     }
 
@@ -73,7 +73,7 @@ async def test_malformed_credentials_cost_no_lookup_and_no_bcrypt(deps):
     assert deps["hasher"].calls == []
     assert deps["users"].finds == 0
     # Still counted against the client.
-    assert deps["throttle"].counts["client:1.2.3.4"] == 2
+    assert deps["throttle"].failures["client:1.2.3.4"] == 2
 
 
 async def test_throttle_is_checked_before_bcrypt(deps):
@@ -82,8 +82,9 @@ async def test_throttle_is_checked_before_bcrypt(deps):
     for i in range(2):
         with pytest.raises(InvalidCredentials):
             await login(deps, attempt(password="wrong password"), client=f"10.0.0.{i}")
-    with pytest.raises(TooManyAttempts):
+    with pytest.raises(TooManyAttempts) as refused:
         await login(deps, attempt(), client="10.0.0.9")
+    assert refused.value.limit == "account"  # two failures on alice, from anywhere
     assert len(deps["hasher"].calls) == 2  # the throttled (correct!) attempt never hashed
 
 
@@ -92,7 +93,8 @@ async def test_success_clears_the_username_failures(deps):
     with pytest.raises(InvalidCredentials):
         await login(deps, attempt(password="wrong password"))
     await login(deps, attempt())
-    assert "user:alice" not in deps["throttle"].counts
+    assert "user:alice:1.2.3.4" not in deps["throttle"].failures
+    assert deps["throttle"].events == ["begin", "failed", "begin", "succeeded"]
 
 
 async def test_attempt_without_verdict_is_given_back(deps):
@@ -104,7 +106,8 @@ async def test_attempt_without_verdict_is_given_back(deps):
     with pytest.raises(ServiceUnavailable):
         await login(deps, attempt())
     assert deps["throttle"].events == ["begin", "abandoned"]
-    assert set(deps["throttle"].counts.values()) == {0}
+    assert not +deps["throttle"].failures
+    assert not +deps["throttle"].in_flight
 
 
 async def test_ensure_admin_creates_then_leaves_alone_then_resets(deps):

@@ -1,7 +1,6 @@
 import pytest
 
 from auth_service.handlers import bench_usernames
-from auth_service.http import client_address
 from auth_service.throttle import retry_after_seconds
 
 
@@ -10,22 +9,6 @@ from auth_service.throttle import retry_after_seconds
 )
 def test_retry_after_rounds_up_to_whole_seconds(wait_ms, seconds):
     assert retry_after_seconds(wait_ms) == seconds
-
-
-@pytest.mark.parametrize(
-    ("forwarded", "peer", "expected"),
-    [
-        (None, "10.0.0.1", "10.0.0.1"),
-        ("", "10.0.0.1", "10.0.0.1"),
-        ("1.2.3.4", "10.0.0.1", "1.2.3.4"),
-        ("6.6.6.6, 1.2.3.4", "10.0.0.1", "1.2.3.4"),  # the last hop is the gateway's
-        ("1.2.3.4, not-an-ip", "10.0.0.1", "10.0.0.1"),
-        ("2001:DB8::0:1", None, "2001:db8::1"),
-        (None, None, "unknown"),
-    ],
-)
-def test_client_address(forwarded, peer, expected):
-    assert client_address(forwarded, peer) == expected
 
 
 def test_bench_usernames():

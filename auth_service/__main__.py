@@ -8,16 +8,23 @@ import sys
 import time
 from typing import get_args
 
-from pydantic import ValidationError
-
 from auth_service import cli
 from auth_service.app import create_app
 from auth_service.domain import NotABenchAccount
 from auth_service.keys import KeyConfigError
 from auth_service.settings import AuthSettings
-from shared.logs import setup_logging
-from shared.service import run
+from shared import entrypoint
 from shared.tokens import Role
+
+# Settings every service has that the auth service does not use.
+_NOT_READ = {
+    "amqp_url",
+    "auth_url",
+    "inventory_url",
+    "order_url",
+    "intent_partitions",
+    "intent_queue_max_length",
+}
 
 
 def positive(text: str) -> int:
@@ -29,7 +36,12 @@ def positive(text: str) -> int:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m auth_service", description=__doc__)
+    parser = entrypoint.parser(
+        "python -m auth_service",
+        "Accounts, passwords and the RS256 tokens every other service verifies.",
+        AuthSettings,
+        skip=_NOT_READ,
+    )
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("serve", help="serve HTTP (the default)")
     admin = commands.add_parser(
@@ -53,13 +65,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        settings = AuthSettings()
-    except ValidationError as exc:
-        print(f"error: invalid configuration: {cli.describe(exc, env_names=True)}", file=sys.stderr)
-        return 2
+    settings = entrypoint.load_settings(AuthSettings)
     if args.command in (None, "serve"):
-        return serve(settings)
+        return entrypoint.serve("auth_service", settings, create_app)
     # Commands keep stdout for their result (issue-tokens prints JSON lines): logs go to stderr.
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
     try:
@@ -82,16 +90,6 @@ def main(argv: list[str] | None = None) -> int:
         return cli.fail(exc)
     except (KeyConfigError, NotABenchAccount) as exc:
         return cli.fail(cli.CommandError(str(exc)))
-
-
-def serve(settings: AuthSettings) -> int:
-    setup_logging("auth_service", settings.log_level)
-    try:
-        run(create_app(settings), settings)
-    except KeyConfigError as exc:
-        logging.getLogger("auth_service").error("cannot start: %s", exc)
-        return 2
-    return 0
 
 
 if __name__ == "__main__":

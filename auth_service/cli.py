@@ -22,6 +22,7 @@ from auth_service.passwords import BcryptHasher
 from auth_service.settings import AuthSettings
 from auth_service.tokens import TokenIssuer
 from auth_service.users import PostgresUsers
+from shared.entrypoint import describe
 from shared.tokens import Role
 
 
@@ -31,17 +32,6 @@ class CommandError(Exception):
     def __init__(self, message: str, status: int = 1) -> None:
         super().__init__(message)
         self.status = status
-
-
-def describe(exc: ValidationError, *, env_names: bool = False) -> str:
-    """The problems of a validation error, without echoing any input (it may be a secret)."""
-    problems = []
-    for error in exc.errors(include_input=False, include_url=False, include_context=False):
-        message = error["msg"].removeprefix("Value error, ")
-        where = ".".join(str(part) for part in error["loc"])
-        where = where.upper() if env_names else where
-        problems.append(f"{where}: {message}" if where else message)
-    return "; ".join(problems)
 
 
 def read_password(stream: TextIO) -> str:

@@ -13,12 +13,13 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from shared.config_errors import ConfigurationError
 from shared.tokens import ALGORITHM
 
 KEY_BITS = 2048
 
 
-class KeyConfigError(ValueError):
+class KeyConfigError(ConfigurationError, ValueError):
     """Signing keys missing or unusable; the message says which and why, never the key."""
 
 

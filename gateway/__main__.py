@@ -1,16 +1,22 @@
-"""`python -m gateway`: read settings, build the app, serve until SIGTERM."""
+"""`python -m gateway`: the public HTTP API; read settings, build the app, serve until SIGTERM."""
+
+import sys
 
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
-from shared.logs import setup_logging
-from shared.service import run
+from shared.entrypoint import serve_main
 
 
-def main() -> None:
-    settings = GatewaySettings()
-    setup_logging("gateway", settings.log_level)
-    run(create_app(settings), settings)
+def main(argv: list[str] | None = None) -> int:
+    return serve_main(
+        "gateway",
+        GatewaySettings,
+        create_app,
+        description="The public HTTP API: purchases, tickets, sales, and the sale page.",
+        skip={"database_url"},
+        argv=argv,
+    )
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

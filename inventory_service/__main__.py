@@ -1,16 +1,23 @@
-"""`python -m inventory_service`: read settings, build the app, serve until SIGTERM."""
+"""`python -m inventory_service`: decide the intents of every partition; serve until SIGTERM."""
+
+import sys
 
 from inventory_service.app import create_app
 from inventory_service.settings import InventorySettings
-from shared.logs import setup_logging
-from shared.service import run
+from shared.entrypoint import serve_main
 
 
-def main() -> None:
-    settings = InventorySettings()
-    setup_logging("inventory_service", settings.log_level)
-    run(create_app(settings), settings)
+def main(argv: list[str] | None = None) -> int:
+    return serve_main(
+        "inventory_service",
+        InventorySettings,
+        create_app,
+        description="Decides the purchase intents of every partition in FIFO order, and serves"
+        " the admin API for sales.",
+        skip={"inventory_url", "order_url"},
+        argv=argv,
+    )
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

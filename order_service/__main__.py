@@ -1,16 +1,23 @@
-"""`python -m order_service`: read settings, build the app, serve until SIGTERM."""
+"""`python -m order_service`: persist every decision as orders; serve until SIGTERM."""
+
+import sys
 
 from order_service.app import create_app
 from order_service.settings import OrderSettings
-from shared.logs import setup_logging
-from shared.service import run
+from shared.entrypoint import serve_main
 
 
-def main() -> None:
-    settings = OrderSettings()
-    setup_logging("order_service", settings.log_level)
-    run(create_app(settings), settings)
+def main(argv: list[str] | None = None) -> int:
+    return serve_main(
+        "order_service",
+        OrderSettings,
+        create_app,
+        description="Persists every decision (tickets and orders) in Postgres, and serves a"
+        " buyer's orders.",
+        skip={"inventory_url", "order_url"},
+        argv=argv,
+    )
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -13,6 +13,7 @@ from importlib import resources
 
 import asyncpg
 
+from shared import entrypoint
 from shared.config_errors import ConfigurationError
 from shared.logs import setup_logging
 from shared.resources import connect_postgres
@@ -97,15 +98,21 @@ async def migrate(dsn: str) -> None:
     )
 
 
-def main() -> None:
-    settings = ServiceSettings()
+def main(argv: list[str] | None = None) -> int:
+    entrypoint.parser(
+        "python -m shared.migrate",
+        "Create the database if missing and apply every migration (idempotent).",
+        ServiceSettings,
+        skip=set(ServiceSettings.model_fields) - {"database_url", "log_level"},
+    ).parse_args(argv)
+    settings = entrypoint.load_settings(ServiceSettings)
     setup_logging("migrate", settings.log_level)
     try:
         asyncio.run(migrate(settings.database_url))
     except ConfigurationError as exc:
-        print(exc, file=sys.stderr)
-        sys.exit(2)
+        entrypoint.fail(str(exc))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -44,9 +44,11 @@ DASHBOARD = DASHBOARDS / "flash-sale.json"
 # Where the code defines the metrics its /metrics serves (the default registry).
 METRIC_MODULES = (
     "shared.metrics",
+    "shared.readiness",
     "gateway.metrics",
     "inventory_service.metrics",
     "order_service.metrics",
+    "auth_service.metrics",
 )
 # Announced while the dashboard was written; it already plots them.
 ANNOUNCED = {
@@ -256,6 +258,58 @@ def parse(expr: str) -> Query:
     return Query(names, matchers, grouping, text)
 
 
+def undefined_series(queries: list[tuple[str, str]]) -> dict[str, set[str]]:
+    """Series name -> titles of the queries that use it, for names no metric defines.
+
+    ``queries`` are (title, PromQL): the dashboard's panels here, the alert rules in
+    test_alert_rules.py.
+    """
+    defined = defined_metrics()
+    unknown: dict[str, set[str]] = {}
+    for title, expr in queries:
+        names = {name for name, _ in parse(expr).names}
+        assert names, f"{title}: no metric found in {expr}"
+        for name in names - set(defined) - PROMETHEUS_SERIES:
+            unknown.setdefault(name, set()).add(title)
+    return unknown
+
+
+def labels_of(name: str) -> set[str]:
+    """The labels a stored series of ``name`` can have."""
+    defined = defined_metrics()
+    own = set(defined[name].labels) if name in defined else set()
+    return own | TARGET_LABELS | ({"le"} if name.endswith("_bucket") else set())
+
+
+def check_labels(title: str, expr: str) -> None:
+    """Every label a query matches on or groups by is one of its metrics' labels."""
+    query = parse(expr)
+    names = {name for name, _ in query.names}
+    if names - set(defined_metrics()) - PROMETHEUS_SERIES:
+        return  # undefined_series() reports it
+    for name, labels in query.matchers:
+        assert labels <= labels_of(name), f"{title}: {name} has no {labels - labels_of(name)}"
+    known = set().union(*(labels_of(name) for name in names))
+    assert query.grouping <= known, f"{title}: no metric has {query.grouping - known}"
+
+
+def check_counting(title: str, expr: str) -> None:
+    """Counters and histograms go through rate()/increase(), gauges do not."""
+    defined = defined_metrics()
+    query = parse(expr)
+    for name, at in query.names:
+        metric = defined.get(name)
+        if metric is None:
+            continue
+        counted = bool(_COUNTING.search(query.stripped[:at]))
+        if metric.kind in {"counter", "histogram"}:
+            assert counted, f"{title}: {name} is a running total, plot its rate"
+        else:
+            assert not counted, f"{title}: rate() of the gauge {name} means nothing"
+    if "histogram_quantile" in expr:
+        assert "le" in query.grouping, f"{title}: histogram_quantile needs `by (le, ...)`"
+
+
 def test_the_promql_reader_finds_names_and_labels():
     # If this reader saw nothing, the checks below would pass vacuously.
     query = parse(
@@ -446,13 +500,7 @@ def test_announced_metrics_are_defined():
 
 
 def test_dashboard_plots_only_metrics_the_code_defines():
-    defined = defined_metrics()
-    unknown: dict[str, set[str]] = {}
-    for title, expr in queries():
-        names = {name for name, _ in parse(expr).names}
-        assert names, f"{title}: no metric found in {expr}"
-        for name in names - set(defined) - PROMETHEUS_SERIES:
-            unknown.setdefault(name, set()).add(title)
+    unknown = undefined_series(queries())
     announced = sorted(set(unknown) & set(announced_missing()))
     assert not unknown, (
         f"the dashboard plots series that no metric in {', '.join(METRIC_MODULES)} defines:\n"
@@ -462,38 +510,13 @@ def test_dashboard_plots_only_metrics_the_code_defines():
 
 
 def test_dashboard_uses_only_labels_the_metrics_have():
-    defined = defined_metrics()
-
-    def labels_of(name: str) -> set[str]:
-        own = set(defined[name].labels) if name in defined else set()
-        return own | TARGET_LABELS | ({"le"} if name.endswith("_bucket") else set())
-
     for title, expr in queries():
-        query = parse(expr)
-        names = {name for name, _ in query.names}
-        if names - set(defined) - PROMETHEUS_SERIES:
-            continue  # test_dashboard_plots_only_metrics_the_code_defines reports it
-        for name, labels in query.matchers:
-            assert labels <= labels_of(name), f"{title}: {name} has no {labels - labels_of(name)}"
-        known = set().union(*(labels_of(name) for name in names))
-        assert query.grouping <= known, f"{title}: no metric has {query.grouping - known}"
+        check_labels(title, expr)
 
 
 def test_counters_are_rated_and_gauges_are_not():
-    defined = defined_metrics()
     for title, expr in queries():
-        query = parse(expr)
-        for name, at in query.names:
-            metric = defined.get(name)
-            if metric is None:
-                continue
-            counted = bool(_COUNTING.search(query.stripped[:at]))
-            if metric.kind in {"counter", "histogram"}:
-                assert counted, f"{title}: {name} is a running total, plot its rate"
-            else:
-                assert not counted, f"{title}: rate() of the gauge {name} means nothing"
-        if "histogram_quantile" in expr:
-            assert "le" in query.grouping, f"{title}: histogram_quantile needs `by (le, ...)`"
+        check_counting(title, expr)
 
 
 def test_dashboard_has_the_panels_operators_need():

@@ -404,7 +404,7 @@ def test_prometheus_finds_every_replica_on_the_service_port(name, monkeypatch):
     settings = load_settings(name, monkeypatch)
     assert dns["port"] == settings.port, f"{name} listens on {settings.port}"
     assert job.get("scheme", "http") == "http"
-    assert job.get("metrics_path", "/metrics") in {r.path for r in metrics_routes()}
+    assert job.get("metrics_path", "/metrics") in {r.path for r in metrics_routes({})}
 
 
 def test_relabelling_keeps_job_and_instance():

@@ -7,6 +7,8 @@ against the code they configure, so a renamed setting or a changed port fails he
 from __future__ import annotations
 
 import importlib
+import ipaddress
+import json
 import os
 import re
 import shlex
@@ -57,6 +59,8 @@ SERVER_URLS = {
 AGREED = ("namespace", "intent_partitions", "jwt_issuer", "jwt_audience")
 # Started only by `docker compose --profile observability up` (see test_observability.py).
 OBSERVABILITY = {"prometheus", "grafana"}
+# nginx in front of the gateways (deploy/nginx/, tests/unit/test_nginx_config.py).
+LOAD_BALANCER = "lb"
 
 _VARIABLE = re.compile(
     r"\$(?:\$|\{(?P<name>\w+)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}|(?P<bare>\w+))"
@@ -197,7 +201,7 @@ def parse_duration(text: str) -> float:
 def test_compose_follows_the_specification():
     document = raw_compose()
     assert "version" not in document, "the Compose Specification has no `version:`"
-    expected = {*APP_SERVICES, "migrate", "rabbitmq", "postgres", "redis"}
+    expected = {*APP_SERVICES, "migrate", "rabbitmq", "postgres", "redis", LOAD_BALANCER}
     services = document["services"]
     profiled = {
         n for n in OBSERVABILITY & set(services) if services[n].get("profiles") == ["observability"]
@@ -223,7 +227,13 @@ def test_every_process_of_ours_uses_the_one_image():
     images = {service(n).get("image") for n in ours}
     builds = [service(n).get("build") for n in ours]
     assert len(images) == 1 and None not in images
-    assert all(b == {"context": ".", "dockerfile": "deploy/Dockerfile"} for b in builds)
+    expected = {
+        "context": ".",
+        "dockerfile": "deploy/Dockerfile",
+        "args": {"GIT_COMMIT": ""},  # the commit, when the environment names it
+    }
+    assert all(b == expected for b in builds)
+    assert raw_compose()["x-service"]["build"]["args"] == {"GIT_COMMIT": "${GIT_COMMIT:-}"}
 
 
 @pytest.mark.parametrize("name", [*APP_SERVICES, "migrate"])
@@ -261,7 +271,9 @@ def test_services_agree_on_shared_settings(monkeypatch):
         values = {name: getattr(settings, field) for name, settings in loaded.items()}
         assert len(set(values.values())) == 1, f"{field} differs: {values}"
     envs = {name: environment(name) for name in [*APP_SERVICES, "migrate"]}
-    for key in {k for env in envs.values() for k in env} - {"PORT"}:
+    # Each service trusts the proxies in front of it, which differ (gateway: the load
+    # balancer; auth: the gateways).
+    for key in {k for env in envs.values() for k in env} - {"PORT", "FORWARDED_ALLOW_IPS"}:
         values = {n: env[key] for n, env in envs.items() if key in env}
         assert len(set(values.values())) == 1, f"{key} differs: {values}"
 
@@ -287,15 +299,65 @@ def test_service_urls_use_service_names_and_ports():
             )
 
 
-def test_only_the_gateway_publishes_a_port():
+def test_only_the_load_balancer_publishes_a_port():
     publishing = {n for n, s in compose()["services"].items() if s.get("ports")} - OBSERVABILITY
-    assert publishing == {"gateway"}
-    published = service("gateway")["ports"]
-    assert [str(p).rsplit(":", 1)[-1] for p in published] == [str(port("gateway"))]
+    assert publishing == {LOAD_BALANCER}
+    listen = environment(LOAD_BALANCER)["LB_LISTEN"]
+    assert [str(p) for p in service(LOAD_BALANCER)["ports"]] == [f"{port('gateway')}:{listen}"]
 
 
-@pytest.mark.parametrize("name", ["inventory_service", "order_service"])
-def test_workers_can_be_scaled(name):
+def test_the_load_balancer_runs_the_shipped_template_in_front_of_the_gateway():
+    lb = service(LOAD_BALANCER)
+    assert lb["image"].startswith("nginx:")
+    mounts = [str(m).split(":") for m in lb["volumes"]]
+    assert mounts == [
+        ["./deploy/nginx/default.conf.template", "/etc/nginx/templates/default.conf.template", "ro"]
+    ], "the image renders /etc/nginx/templates/*.template at start"
+    assert (ROOT / "deploy" / "nginx" / "default.conf.template").is_file()
+    env = environment(LOAD_BALANCER)
+    assert env["LB_UPSTREAM"] == f"gateway:{port('gateway')}"
+    assert env["LB_RESOLVER"] == "127.0.0.11", "Docker's DNS names every replica"
+    assert lb["depends_on"] == {"gateway": {"condition": "service_healthy"}}
+    assert lb["restart"] == "unless-stopped"
+    assert "container_name" not in lb
+
+
+def _network() -> tuple[ipaddress.IPv4Network, ipaddress.IPv4Network, ipaddress.IPv4Address]:
+    """The compose network: its subnet, the range containers get addresses from, its gateway."""
+    (config,) = compose()["networks"]["default"]["ipam"]["config"]
+    return (
+        ipaddress.IPv4Network(config["subnet"]),
+        ipaddress.IPv4Network(config["ip_range"]),
+        ipaddress.IPv4Address(config["gateway"]),
+    )
+
+
+def test_the_load_balancer_has_a_fixed_address_no_container_can_take():
+    subnet, dynamic, bridge = _network()
+    assert dynamic.subnet_of(subnet) and bridge in subnet and bridge not in dynamic
+    address = ipaddress.IPv4Address(service(LOAD_BALANCER)["networks"]["default"]["ipv4_address"])
+    assert address in subnet and address not in dynamic and address != bridge
+
+
+def test_forwarded_allow_ips_trust_our_proxies_and_nobody_else(monkeypatch):
+    subnet, dynamic, bridge = _network()
+    lb = ipaddress.IPv4Address(service(LOAD_BALANCER)["networks"]["default"]["ipv4_address"])
+    a_container = dynamic[dynamic.num_addresses // 2]  # a gateway replica, or another container
+    outsiders = [bridge, ipaddress.IPv4Address("10.1.2.3"), ipaddress.IPv4Address("192.0.2.7")]
+    gateway = load_settings("gateway", monkeypatch).forwarded_allow_ips
+    # The gateway believes the load balancer only: a client reaching `lb` from a private
+    # address (the host comes through the bridge's .1) must not be able to name another client.
+    assert gateway.trusts(lb)
+    assert not any(gateway.trusts(a) for a in [a_container, *outsiders])
+    auth = load_settings("auth_service", monkeypatch).forwarded_allow_ips
+    assert auth.trusts(a_container) and auth.trusts(lb)
+    assert not any(auth.trusts(a) for a in outsiders)
+    assert not auth.trust_all and not gateway.trust_all
+    assert all(n.subnet_of(subnet) for n in (*auth.networks, *gateway.networks))
+
+
+@pytest.mark.parametrize("name", ["gateway", "inventory_service", "order_service"])
+def test_services_can_be_scaled(name):
     # `--scale` needs a distinct container name and no fixed host port per replica.
     assert "container_name" not in service(name)
     assert "ports" not in service(name)
@@ -429,6 +491,13 @@ def _args(instruction: str) -> list[list[str]]:
     return [shlex.split(args) for keyword, args in dockerfile() if keyword == instruction]
 
 
+def _exec_form(instruction: str) -> list[Any]:
+    """The JSON (exec) form of the last ``instruction``, e.g. CMD ["python", ...]."""
+    found = [args for keyword, args in dockerfile() if keyword == instruction]
+    assert found, f"the Dockerfile has no {instruction}"
+    return list(json.loads(found[-1]))
+
+
 def test_image_is_python_311_slim():
     assert _args("FROM")[0][0] == "python:3.11-slim"
 
@@ -465,6 +534,24 @@ def test_image_runs_unprivileged_without_secrets_or_healthcheck():
     names = [*env, *(a[0].split("=")[0] for a in _args("ARG"))]
     secret = re.compile(r"PASSWORD|SECRET|TOKEN|PRIVATE_KEY|API_KEY", re.IGNORECASE)
     assert not [n for n in names if secret.search(n)]
+
+
+def test_image_exposes_the_service_ports_and_runs_the_gateway_by_default():
+    exposed = {int(p) for args in _args("EXPOSE") for p in args}
+    assert exposed == {port(n) for n in APP_SERVICES}
+    assert _exec_form("CMD") == ["python", "-m", "gateway"]
+
+
+def test_image_records_the_commit_it_was_built_from():
+    from shared.settings import ServiceSettings
+
+    assert "GIT_COMMIT" in env_names(ServiceSettings)
+    instructions = dockerfile()
+    arg = instructions.index(("ARG", "GIT_COMMIT="))
+    assert ("ENV", "GIT_COMMIT=${GIT_COMMIT}") in instructions[arg:]
+    # After every RUN: a new commit must not rebuild the dependency layers.
+    assert all(keyword != "RUN" for keyword, _ in instructions[arg:])
+    assert "args" in service("gateway")["build"], "compose passes GIT_COMMIT to the build"
 
 
 def test_build_context_leaves_out_local_state():

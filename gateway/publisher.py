@@ -12,12 +12,14 @@ batch fails every request in it (503), never a false 202.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 
 from aio_pika.abc import AbstractExchange
 
 from gateway import metrics
 from gateway.tickets import Tickets
+from shared import request_ids
 from shared.errors import ServiceUnavailable
 from shared.messages import CommandBatch, PlacePurchase, encode
 from shared.publishing import publish_confirmed
@@ -26,7 +28,8 @@ from shared.web import DEPENDENCY_ERRORS
 
 log = logging.getLogger(__name__)
 
-_Pending = tuple[PlacePurchase, asyncio.Future[None]]
+# A purchase, the id of the request that made it, and the future its request awaits.
+_Pending = tuple[PlacePurchase, str | None, asyncio.Future[None]]
 
 
 class IntentPublisher:
@@ -59,11 +62,15 @@ class IntentPublisher:
         partition = self._names.partition_of(purchase.sale_id)
         future: asyncio.Future[None] = loop.create_future()
         buffer = self._buffers.setdefault(partition, [])
-        buffer.append((purchase, future))
+        buffer.append((purchase, request_ids.current(), future))
         if len(buffer) >= self._max_batch:
             self._flush(partition)
         elif len(buffer) == 1:
-            self._timers[partition] = loop.call_later(self._linger, self._flush, partition)
+            # A batch is nobody's request: its timer and task run outside this request's
+            # context, and its log lines name the ids of all its requests.
+            self._timers[partition] = loop.call_later(
+                self._linger, self._flush, partition, context=contextvars.Context()
+            )
         await future
 
     def _flush(self, partition: int, *, force: bool = False) -> None:
@@ -80,7 +87,9 @@ class IntentPublisher:
             self._buffers.pop(partition, None)
         if batch:
             self._in_flight[partition] = self._in_flight.get(partition, 0) + 1
-            task = asyncio.create_task(self._publish(partition, batch))
+            task = asyncio.create_task(
+                self._publish(partition, batch), context=contextvars.Context()
+            )
             self._flushes.add(task)
             task.add_done_callback(self._flushes.discard)
             task.add_done_callback(lambda _: self._landed(partition))
@@ -91,7 +100,8 @@ class IntentPublisher:
             self._flush(partition)
 
     async def _publish(self, partition: int, batch: list[_Pending]) -> None:
-        purchases = [purchase for purchase, _ in batch]
+        purchases = [purchase for purchase, _, _ in batch]
+        ids = [request_id for _, request_id, _ in batch]
         issued = False
         try:
             # The records exist before the intent can be decided, so the decider's
@@ -103,6 +113,7 @@ class IntentPublisher:
                 encode(CommandBatch(commands=purchases)),
                 str(partition),
                 confirm_timeout=self._confirm_timeout,
+                headers=request_ids.message_headers(ids),
             )
         except Exception as exc:
             log.warning(
@@ -111,11 +122,12 @@ class IntentPublisher:
                     "partition": partition,
                     "size": len(batch),
                     "ticket_ids": [str(p.ticket_id) for p in purchases],
+                    "request_ids": request_ids.present(ids),
                     "error": f"{type(exc).__name__}: {exc}",
                 },
             )
             metrics.PUBLISH_FAILURES.inc()
-            for _, future in batch:
+            for _, _, future in batch:
                 if not future.done():
                     future.set_exception(
                         ServiceUnavailable(
@@ -126,7 +138,7 @@ class IntentPublisher:
             return
         metrics.PUBLISH_BATCH_SIZE.observe(len(batch))
         metrics.INTENTS_PUBLISHED.inc(len(batch))
-        for _, future in batch:
+        for _, _, future in batch:
             if not future.done():
                 future.set_result(None)
 

@@ -11,6 +11,7 @@ from inventory_service import metrics
 from inventory_service.domain import Accepted, Rejected, StockIncreased, UnknownSale
 from inventory_service.repository import SaleRepository
 from inventory_service.store import SaleStore
+from shared import request_ids
 from shared.consuming import Batch
 from shared.messages import (
     AddStock,
@@ -79,24 +80,33 @@ class IntentDecider:
 
     async def __call__(self, batch: Batch) -> None:
         commands: list[Command] = []
+        ids: list[str | None] = []  # the request id of each command, where the gateway sent it
         for message in batch:
             try:
-                commands.extend(decode_commands(message.body).commands)
+                decoded = decode_commands(message.body).commands
             except PoisonMessage as exc:
-                log.error("poison intent message dead-lettered", extra={"reason": str(exc)})
+                log.error(
+                    "poison intent message dead-lettered",
+                    extra={"reason": str(exc), "request_ids": request_ids.carried(message.headers)},
+                )
                 metrics.POISON.labels(type(exc).__name__).inc()
                 await message.reject(requeue=False)
+                continue
+            commands.extend(decoded)
+            ids.extend(request_ids.from_message(message.headers, len(decoded)))
         if not commands:
             return
         decisions = await self._store.decide(commands)
         now_ms = int(time.time() * 1000)
         events: list[Event] = []
-        unknown: list[Command] = []
-        for command, decision in zip(commands, decisions, strict=True):
+        event_ids: list[str | None] = []
+        unknown: list[tuple[Command, str | None]] = []
+        for command, decision, request_id in zip(commands, decisions, ids, strict=True):
             if isinstance(decision, UnknownSale):
-                unknown.append(command)
+                unknown.append((command, request_id))
                 continue
             events.append(_event(command, decision, now_ms))
+            event_ids.append(request_id)
         metrics.BATCH_SIZE.observe(len(commands))
         for command, decision in zip(commands, decisions, strict=True):
             if isinstance(command, AddStock) and isinstance(decision, StockIncreased):
@@ -112,28 +122,39 @@ class IntentDecider:
                 encode(EventBatch.model_construct(events=events)),
                 "decisions",
                 confirm_timeout=self._publish_timeout,
+                headers=request_ids.message_headers(event_ids),
             )
         debug = log.isEnabledFor(logging.DEBUG)
-        for event in events:
+        for event, request_id in zip(events, event_ids, strict=True):
             metrics.DECISIONS.labels(
                 event.reason if isinstance(event, PurchaseRejected) else event.type
             ).inc()
             if debug and isinstance(event, PurchaseAccepted | PurchaseRejected):
-                log.debug("decided", extra={"ticket_id": str(event.ticket_id), "event": event.type})
+                log.debug(
+                    "decided",
+                    extra={
+                        "ticket_id": str(event.ticket_id),
+                        "event": event.type,
+                        "request_id": request_id,
+                    },
+                )
 
-    async def _dead_letter(self, commands: list[Command]) -> None:
+    async def _dead_letter(self, unknown: list[tuple[Command, str | None]]) -> None:
         # Only the items naming an unknown sale go to the dead-letter queue; the rest of
         # their message is decided as usual.
-        for command in commands:
+        for command, request_id in unknown:
             log.error(
                 "intent for an unknown sale dead-lettered",
-                extra={"sale_id": str(command.sale_id)},
+                extra={"sale_id": str(command.sale_id), "request_id": request_id},
             )
-        metrics.POISON.labels("UnknownSale").inc(len(commands))
+        metrics.POISON.labels("UnknownSale").inc(len(unknown))
         await publish_confirmed(
             self._dead_letters,
-            encode(CommandBatch(commands=commands)),
+            encode(CommandBatch(commands=[command for command, _ in unknown])),
             "",
             confirm_timeout=self._publish_timeout,
-            headers={"x-poison-reason": "unknown_sale"},
+            headers={
+                "x-poison-reason": "unknown_sale",
+                **request_ids.message_headers([request_id for _, request_id in unknown]),
+            },
         )

@@ -11,6 +11,7 @@ from aio_pika.abc import AbstractExchange
 
 from inventory_service.domain import StockIncreased
 from inventory_service.store import SaleStore
+from shared import request_ids
 from shared.messages import AddStock, CommandBatch, encode
 from shared.publishing import publish_confirmed
 from shared.sales import now_ms
@@ -45,6 +46,7 @@ class StockTopUps:
             encode(CommandBatch(commands=[command])),
             str(self._names.partition_of(sale_id)),
             confirm_timeout=self._confirm_timeout,
+            headers=request_ids.message_headers([request_ids.current()]),
         )
         deadline = time.monotonic() + self._wait
         while time.monotonic() < deadline:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import logging
 import time
+from uuid import UUID
 
 from order_service import metrics
 from order_service.domain import outcomes_of
 from order_service.persistence import OrderRepository
 from order_service.tickets import TicketBoard
+from shared import request_ids
 from shared.consuming import Batch
-from shared.messages import Event, PoisonMessage, decode_events
+from shared.messages import Event, PoisonMessage, PurchaseAccepted, PurchaseRejected, decode_events
+
+PurchaseEvent = PurchaseAccepted | PurchaseRejected
 
 log = logging.getLogger(__name__)
 
@@ -24,13 +28,24 @@ class DecisionPersister:
 
     async def __call__(self, batch: Batch) -> None:
         events: list[Event] = []
+        ids: dict[UUID, str] = {}  # ticket -> the request that bought it, where known
         for message in batch:
             try:
-                events.extend(decode_events(message.body).events)
+                decoded = decode_events(message.body).events
             except PoisonMessage as exc:
-                log.error("poison decision message dead-lettered", extra={"reason": str(exc)})
+                log.error(
+                    "poison decision message dead-lettered",
+                    extra={"reason": str(exc), "request_ids": request_ids.carried(message.headers)},
+                )
                 metrics.POISON.labels(type(exc).__name__).inc()
                 await message.reject(requeue=False)
+                continue
+            events.extend(decoded)
+            for event, request_id in zip(
+                decoded, request_ids.from_message(message.headers, len(decoded)), strict=True
+            ):
+                if request_id is not None and isinstance(event, PurchaseEvent):
+                    ids[event.ticket_id] = request_id
         outcomes = outcomes_of(events)
         if not outcomes:
             return
@@ -46,5 +61,9 @@ class DecisionPersister:
             if debug:
                 log.debug(
                     "ticket final",
-                    extra={"ticket_id": str(outcome.ticket_id), "status": outcome.status},
+                    extra={
+                        "ticket_id": str(outcome.ticket_id),
+                        "status": outcome.status,
+                        "request_id": ids.get(outcome.ticket_id),
+                    },
                 )

@@ -63,13 +63,16 @@ def message_headers(request_ids: Sequence[str | None]) -> dict[str, Any]:
 
 def from_message(headers: Mapping[str, Any] | None, count: int) -> list[str | None]:
     """The ids of a batch message's ``count`` items, None where unknown or malformed."""
-    ids = (headers or {}).get(AMQP_HEADER)
-    if not isinstance(ids, list | tuple) or len(ids) != count:
+    ids = _listed(headers)
+    if len(ids) != count:
         return [None] * count
-    return [
-        value if isinstance(value, str) and _ACCEPTABLE.fullmatch(value) else None
-        for value in (_text(v) for v in ids)
-    ]
+    return [value if _ACCEPTABLE.fullmatch(value) else None for value in ids]
+
+
+def carried(headers: Mapping[str, Any] | None) -> list[str]:
+    """Every acceptable id a message carries, however many items it holds (for a log line
+    about a message that could not be decoded)."""
+    return [value for value in _listed(headers) if _ACCEPTABLE.fullmatch(value)]
 
 
 def present(request_ids: Iterable[str | None]) -> list[str]:
@@ -77,6 +80,12 @@ def present(request_ids: Iterable[str | None]) -> list[str]:
     return [rid for rid in request_ids if rid]
 
 
-def _text(value: object) -> object:
+def _listed(headers: Mapping[str, Any] | None) -> list[str]:
+    ids = (headers or {}).get(AMQP_HEADER)
+    if not isinstance(ids, list | tuple):
+        return []
     # aiormq may hand header strings back as bytes.
-    return value.decode("ascii", "replace") if isinstance(value, bytes) else value
+    return [
+        v.decode("ascii", "replace") if isinstance(v, bytes) else v if isinstance(v, str) else ""
+        for v in ids
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from datetime import datetime
 from pathlib import Path
 
@@ -34,7 +35,8 @@ def with_id(path: Path, request_id: str) -> list[dict]:
 async def test_one_request_id_follows_a_purchase_through_every_service(stack, api, admin_token):
     alice = await api.user("alice")
     sale = await api.create_sale(admin_token, stock=1)
-    request_id = "trace-purchase-42"
+    # Unique: the logs of a test's services are kept (and appended to) across runs.
+    request_id = f"trace-purchase-{uuid.uuid4().hex}"
     reply = await api.call(
         "POST",
         f"/api/v1/sales/{sale['sale_id']}/purchases",
@@ -66,18 +68,17 @@ async def test_one_request_id_follows_a_purchase_through_every_service(stack, ap
 
 
 async def test_the_gateway_passes_the_id_to_the_services_it_calls(stack, api):
+    request_id = f"trace-register-{uuid.uuid4().hex}"
     reply = await api.call(
         "POST",
         "/api/v1/auth/register",
         json={"username": "bob", "password": "correct-horse"},
-        headers={"X-Request-ID": "trace-register-7"},
+        headers={"X-Request-ID": request_id},
     )
     assert reply.status == 201
-    assert reply.headers["X-Request-ID"] == "trace-register-7"
+    assert reply.headers["X-Request-ID"] == request_id
     (line,) = [
-        line
-        for line in with_id(stack.auth.log_path, "trace-register-7")
-        if line["msg"] == "request"
+        line for line in with_id(stack.auth.log_path, request_id) if line["msg"] == "request"
     ]
     assert (line["route"], line["status"]) == ("/api/v1/auth/register", 201)
 

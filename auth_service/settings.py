@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal, Self
+from typing import Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import NoDecode
 
 from auth_service.domain import password_problem, username_problem
-from shared.forwarding import TrustedProxies
+from shared.forwarding import ProxiesSetting, TrustedProxies
 from shared.settings import ServiceSettings
 
 AppEnv = Literal["development", "production"]
@@ -55,15 +54,10 @@ class AuthSettings(ServiceSettings):
     )
     # The auth service sits behind the gateway, which names the client in X-Forwarded-For:
     # trust the gateway's address (loopback when they share a host; set it in containers).
-    forwarded_allow_ips: Annotated[TrustedProxies, NoDecode] = Field(
+    forwarded_allow_ips: ProxiesSetting = Field(
         TrustedProxies.parse("127.0.0.1,::1"),
         description="proxies (the gateways) whose X-Forwarded-For names the client",
     )
-
-    @field_validator("forwarded_allow_ips", mode="before")
-    @classmethod
-    def _parse_proxies(cls, value: object) -> object:
-        return TrustedProxies.parse(value) if isinstance(value, str) else value
 
     @field_validator(
         "admin_username",

@@ -70,6 +70,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="uvloop",
         help="the services' event loop",
     )
+    p.add_argument(
+        "--log-level",
+        choices=["WARNING", "INFO"],
+        default="WARNING",
+        help="the services' LOG_LEVEL; INFO writes an access-log line per request (the"
+        " services' default), WARNING measures the engine without it",
+    )
     p.add_argument("--skip-baseline", action="store_true")
     p.add_argument(
         "--warm-tokens",
@@ -410,6 +417,7 @@ async def main(args: argparse.Namespace) -> int:
     config = BenchConfig.from_env()
     config.partitions = args.partitions
     config.uvloop = args.event_loop == "uvloop"
+    config.log_level = args.log_level
     if args.code is not None:
         config.code_root = args.code.resolve()
     print("resetting the bench namespace and database …", file=sys.stderr, flush=True)

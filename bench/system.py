@@ -38,6 +38,7 @@ class BenchConfig:
     partitions: int = 4
     namespace: str = "bench"
     uvloop: bool = True
+    log_level: str = "WARNING"
     # Where the services' code comes from: another checkout (a git worktree of an older
     # commit) runs the same phases with the same load generator, for before/after figures.
     code_root: Path = ROOT
@@ -66,7 +67,7 @@ class BenchConfig:
             "DATABASE_URL": self.database_url,
             "NAMESPACE": self.namespace,
             "INTENT_PARTITIONS": str(self.partitions),
-            "LOG_LEVEL": "WARNING",
+            "LOG_LEVEL": self.log_level,
             "JWT_PRIVATE_KEY_FILE": str(ROOT / ".data" / "bench-jwt.pem"),
             "JWT_TTL_SECONDS": "7200",
             "AUTH_URL": f"http://127.0.0.1:{SERVICES['auth_service']}",

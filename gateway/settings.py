@@ -4,7 +4,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
 from gateway.cors import parse_origins
-from shared.forwarding import TrustedProxies
+from shared.forwarding import ProxiesSetting, TrustedProxies
 from shared.settings import ServiceSettings
 
 
@@ -44,7 +44,7 @@ class GatewaySettings(ServiceSettings):
     # Empty: no proxy is trusted, and the client is whoever connected. Behind a load balancer
     # or reverse proxy, list its addresses, or every user shares the proxy's address (and
     # its login throttle).
-    forwarded_allow_ips: Annotated[TrustedProxies, NoDecode] = Field(
+    forwarded_allow_ips: ProxiesSetting = Field(
         TrustedProxies(),
         description="proxies (addresses/CIDRs, comma-separated, or *) whose"
         " X-Forwarded-For / Forwarded headers name the client",
@@ -54,8 +54,3 @@ class GatewaySettings(ServiceSettings):
     @classmethod
     def _split_origins(cls, value: object) -> object:
         return parse_origins(value) if isinstance(value, str) else value
-
-    @field_validator("forwarded_allow_ips", mode="before")
-    @classmethod
-    def _parse_proxies(cls, value: object) -> object:
-        return TrustedProxies.parse(value) if isinstance(value, str) else value

@@ -13,6 +13,10 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import BeforeValidator
+from pydantic_settings import NoDecode
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -122,3 +126,11 @@ def _forwarded_hops(values: Iterable[str]) -> list[str]:
                     found = content
             hops.append(found)
     return [] if all(not hop for hop in hops) else hops
+
+
+def _parse_setting(value: object) -> object:
+    return TrustedProxies.parse(value) if isinstance(value, str) else value
+
+
+# The type of a FORWARDED_ALLOW_IPS setting: read as the comma-separated text, not JSON.
+ProxiesSetting = Annotated[TrustedProxies, NoDecode, BeforeValidator(_parse_setting)]

@@ -9,42 +9,33 @@ different client and names it in X-Forwarded-For.
 
 Run as root, nginx switches its workers to an unprivileged user; they get `nobody` and own
 the temp directories (proxied responses bigger than the buffers are spooled there). Logs are
-opened by the master, so they stay ours. When the context ends nginx is stopped (SIGTERM, a
-fast shutdown that does not wait for open event streams) and its logs and rendered
-configuration are copied under the test's artifacts.
+opened by the master, so they stay ours. It is a private server like those of
+tests/support/private_servers.py: when the context ends its process group is killed (open
+event streams end at once) and its logs and rendered configuration are copied under the
+test's artifacts.
 """
 
 from __future__ import annotations
 
 import asyncio
-import atexit
 import contextlib
 import grp
 import os
 import pwd
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
-import time
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
+from tests.support.private_servers import PrivateServer
 from tests.support.processes import ROOT, free_port
 
 TEMPLATE = ROOT / "deploy" / "nginx" / "default.conf.template"
 # What the template reads, as the `lb` service's environment sets it.
 VARIABLES = ("LB_LISTEN", "LB_UPSTREAM", "LB_RESOLVER")
 _TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-
-_LIVE: set[PrivateNginx] = set()
-
-
-@atexit.register
-def _close_leftovers() -> None:
-    for server in list(_LIVE):
-        server.close()
 
 
 class NginxMissing(RuntimeError):
@@ -128,17 +119,21 @@ def check_config(values: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
         )
 
 
-class PrivateNginx:
-    """nginx with the shipped template, in front of ``upstream`` (host:port)."""
+class PrivateNginx(PrivateServer):
+    """nginx with the shipped template, in front of ``upstream`` (host:port).
+
+    The master runs as us (as root it switches its workers to `nobody`, see write_config).
+    """
+
+    kind = "nginx"
 
     def __init__(
         self, artifacts: Path, upstream: str, *, resolver: str = "127.0.0.1", name: str = "nginx"
     ) -> None:
-        self.artifacts = artifacts
+        super().__init__(artifacts)
         self.name = name
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.base = Path(tempfile.mkdtemp(prefix="fs-nginx-"))
         self.config = write_config(
             self.base,
             {
@@ -147,21 +142,21 @@ class PrivateNginx:
                 "LB_RESOLVER": resolver,
             },
         )
-        self.process: subprocess.Popen[bytes] | None = None
-        self._closed = False
-        _LIVE.add(self)
 
-    def start(self) -> None:
-        with (self.base / "nginx.out").open("ab") as out:
-            self.process = subprocess.Popen(
-                [nginx_binary(), "-p", str(self.base), "-c", str(self.config),
-                 "-e", str(self.base / "error.log"), "-g", "daemon off;"],
-                cwd=self.base,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=out,
-                start_new_session=True,  # one group: close() takes the workers too
-            )  # fmt: skip
+    def _command(self) -> list[str]:
+        return [nginx_binary(), "-p", str(self.base), "-c", str(self.config),
+                "-e", str(self.base / "error.log"), "-g", "daemon off;"]  # fmt: skip
+
+    @property
+    def log_path(self) -> Path:
+        return self.base / "nginx.out"
+
+    def _logs(self) -> list[Path]:
+        kept = ("nginx.out", "error.log", "access.log", "nginx.conf", "default.conf")
+        return [self.base / name for name in kept]
+
+    def _artifact_name(self, path: Path) -> str:
+        return f"private-{self.name}-{path.name}"
 
     async def _answers(self) -> bool:
         # A request nginx answers itself (HTTP/1.1 without Host is a 400), so the upstream
@@ -183,51 +178,6 @@ class PrivateNginx:
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
 
-    async def wait_ready(self, timeout: float = 15.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(
-                    f"private nginx exited with {self.process.returncode}:\n{self.tail()}"
-                )
-            if await self._answers():
-                return
-            await asyncio.sleep(0.05)
-        raise TimeoutError(f"private nginx not answering after {timeout}s:\n{self.tail()}")
-
-    def tail(self, lines: int = 30) -> str:
-        chunks = []
-        for name in ("nginx.out", "error.log"):
-            with contextlib.suppress(OSError):
-                text = (self.base / name).read_text().splitlines()[-lines:]
-                chunks.append(f"--- {name}\n" + "\n".join(text))
-        return "\n".join(chunks) or "(no log)"
-
-    def close(self) -> None:
-        """Stop nginx, keep logs and configuration under the artifacts, delete the rest."""
-        if self._closed:
-            return
-        self._closed = True
-        _LIVE.discard(self)
-        try:
-            if self.process is not None and self.process.poll() is None:
-                self.process.send_signal(signal.SIGTERM)
-                try:
-                    self.process.wait(10)
-                except subprocess.TimeoutExpired:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(self.process.pid, signal.SIGKILL)
-                    self.process.wait(10)
-        finally:
-            self.artifacts.mkdir(parents=True, exist_ok=True)
-            kept = ("nginx.out", "error.log", "access.log", "nginx.conf", "default.conf")
-            for file in kept:
-                with contextlib.suppress(OSError):
-                    shutil.copyfile(
-                        self.base / file, self.artifacts / f"private-{self.name}-{file}"
-                    )
-            shutil.rmtree(self.base, ignore_errors=True)
-
 
 @contextlib.asynccontextmanager
 async def private_nginx(
@@ -238,8 +188,7 @@ async def private_nginx(
     in the artifacts (for a test that runs two)."""
     server = PrivateNginx(artifacts, upstream, resolver=resolver, name=name)
     try:
-        server.start()
-        await server.wait_ready()
+        await server.start(timeout=15)
         yield server.url
     finally:
         server.close()

@@ -213,8 +213,12 @@ class PrivateServer:
             self.artifacts.mkdir(parents=True, exist_ok=True)
             for path in self._logs():
                 with contextlib.suppress(OSError):
-                    shutil.copyfile(path, self.artifacts / f"private-{self.kind}-{path.name}")
+                    shutil.copyfile(path, self.artifacts / self._artifact_name(path))
             shutil.rmtree(self.base, ignore_errors=True)
+
+    def _artifact_name(self, path: Path) -> str:
+        """What a log is called among the test's artifacts."""
+        return f"private-{self.kind}-{path.name}"
 
 
 class PrivateRedis(PrivateServer):

@@ -9,6 +9,7 @@ floor under the gateway's figures in docs/BENCHMARKS.md.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import subprocess
@@ -96,4 +97,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(prog="python -m bench.floor", description=__doc__).parse_args()
     asyncio.run(main())

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
-import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -99,4 +99,8 @@ def markdown(paths: list[Path]) -> str:
 
 
 if __name__ == "__main__":
-    print(markdown([Path(p) for p in sys.argv[1:]]))
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.summary", description="Medians of several bench runs, as Markdown."
+    )
+    parser.add_argument("results", nargs="+", type=Path, help="bench/results/bench-*.json files")
+    print(markdown(parser.parse_args().results))

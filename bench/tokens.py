@@ -8,6 +8,7 @@ older commit can be compared with this one in the same run.
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 from pathlib import Path
@@ -57,7 +58,13 @@ def measure(checkout: Path) -> float:
 
 
 def main() -> None:
-    checkouts = [Path(p) for p in sys.argv[1:]] or [Path(__file__).resolve().parent.parent]
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.tokens",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("checkouts", nargs="*", type=Path, help="default: this checkout")
+    checkouts = parser.parse_args().checkouts or [Path(__file__).resolve().parent.parent]
     for checkout in checkouts:
         print(
             f"{checkout}: {measure(checkout):.1f} µs CPU per fresh token "

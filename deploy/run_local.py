@@ -8,6 +8,7 @@ prints the credentials.
 
 from __future__ import annotations
 
+import argparse
 import os
 import secrets
 import signal
@@ -92,7 +93,23 @@ def stop(processes: list[subprocess.Popen[bytes]]) -> None:
             process.kill()
 
 
-def main() -> int:
+def parse_args(argv: list[str] | None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="make run (python deploy/run_local.py)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="environment variables it reads itself:\n"
+        "  AMQP_URL, DATABASE_URL, REDIS_URL  the servers (checked before anything starts)\n"
+        "  ADMIN_USERNAME, ADMIN_PASSWORD     the local admin (default: admin, generated)\n"
+        "  <SERVICE>_PORT                     e.g. GATEWAY_PORT=9080 (default 8080-8083)\n"
+        "Every variable is passed on to the services: `python -m gateway --help` (and\n"
+        "auth_service, inventory_service, order_service) lists what each one reads.",
+    )
+    parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parse_args(argv)
     env = dict(os.environ)
     check_servers(env)
     username, password = admin_credentials(env)

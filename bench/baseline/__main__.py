@@ -1,5 +1,6 @@
 """`python -m bench.baseline`: serve the conventional design on PORT (default 18090)."""
 
+import argparse
 import asyncio
 import os
 
@@ -9,6 +10,12 @@ from aiohttp import web
 from bench.baseline.app import create_app
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(
+        prog="python -m bench.baseline",
+        description=__doc__,
+        epilog="environment variables: PORT (default 18090), DATABASE_URL, POOL_SIZE (20),"
+        " AUTH_URL (for the JWKS), JWT_ISSUER, JWT_AUDIENCE",
+    ).parse_args()
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
     web.run_app(

@@ -99,3 +99,20 @@ def test_a_database_that_refuses_the_login_stops_the_service_with_the_hint(modul
     assert result.stderr.startswith("error: PostgreSQL at "), result.stderr
     assert "DATABASE_URL" in result.stderr and "CREATE ROLE" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_make_runs_launcher_explains_itself_and_starts_nothing():
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "deploy" / "run_local.py"), "--help"],
+        cwd=ROOT,
+        env={**os.environ, **UNREACHABLE},
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "AMQP_URL, DATABASE_URL, REDIS_URL" in result.stdout
+    assert "python -m gateway --help" in result.stdout
+    assert time.monotonic() - started < 10

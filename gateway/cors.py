@@ -14,10 +14,10 @@ from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler, Middleware
 
 ALLOWED_METHODS = "GET, POST"
-ALLOWED_HEADERS = "Authorization, Content-Type, Idempotency-Key"
-# Besides the CORS-safelisted headers, a page may read the ticket's URL after a 202 and how
-# long to wait after a 429 or 503.
-EXPOSED_HEADERS = "Location, Retry-After"
+ALLOWED_HEADERS = "Authorization, Content-Type, Idempotency-Key, X-Request-ID"
+# Besides the CORS-safelisted headers, a page may read the ticket's URL after a 202, how
+# long to wait after a 429 or 503, and the request id to quote when something went wrong.
+EXPOSED_HEADERS = "Location, Retry-After, X-Request-ID"
 MAX_AGE_SECONDS = 600
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}

@@ -18,19 +18,29 @@ class JsonFormatter(logging.Formatter):
     def __init__(self, service: str) -> None:
         super().__init__()
         self.service = service
+        # gmtime and strftime cost more than the rest of a line; one per second is enough.
+        self._second = -1
+        self._stamp = ""
+
+    def _timestamp(self, created: float, msecs: float) -> str:
+        second = int(created)
+        if second != self._second:
+            self._second = second
+            self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._stamp}.{int(msecs):03d}Z"
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "ts": self._timestamp(record.created, record.msecs),
             "level": record.levelname.lower(),
             "service": self.service,
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        for key, value in vars(record).items():
-            if key not in _RESERVED and not key.startswith("_"):
-                entry[key] = value
+        fields = record.__dict__
+        for key in sorted(fields.keys() - _RESERVED):  # what the caller passed in `extra`
+            if not key.startswith("_"):
+                entry[key] = fields[key]
         if "request_id" not in entry:
             request_id = request_ids.current()
             if request_id is not None:
@@ -42,6 +52,13 @@ class JsonFormatter(logging.Formatter):
 
 def setup_logging(service: str, level: str = "INFO") -> None:
     """Route every logger (ours and the libraries') through one JSON handler on stdout."""
+    # The lines print none of these, and finding the caller's file and line walks the stack
+    # on every record (the access log writes one per request): the logging HOWTO's
+    # "Optimization" switches.
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()

@@ -41,7 +41,7 @@ def request_middleware(*, access_log: bool, proxies: TrustedProxies) -> Middlewa
             if status:  # 0: cancelled (the server is stopping); nothing was answered
                 seconds = time.perf_counter() - start
                 observe(request, status, seconds)
-                if access_log:
+                if access_log and access.isEnabledFor(logging.INFO):
                     _log_access(request, status, seconds, request_id, proxies)
             request_ids.unbind(token)
 

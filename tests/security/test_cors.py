@@ -95,7 +95,7 @@ async def test_preflight_from_an_allowed_origin(client, origin):
         "Access-Control-Allow-Headers": ALLOWED_HEADERS,
         "Access-Control-Max-Age": str(MAX_AGE_SECONDS),
     }
-    assert ALLOWED_HEADERS == "Authorization, Content-Type, Idempotency-Key"
+    assert ALLOWED_HEADERS == "Authorization, Content-Type, Idempotency-Key, X-Request-ID"
     assert resp.headers["Vary"] == "Origin"
 
 
@@ -139,7 +139,7 @@ async def test_answers_to_an_allowed_origin_name_it(client, method, status):
     assert resp.status == status
     assert cors_headers(resp) == {
         "Access-Control-Allow-Origin": SHOP,
-        "Access-Control-Expose-Headers": "Location, Retry-After",
+        "Access-Control-Expose-Headers": "Location, Retry-After, X-Request-ID",
     }
     assert resp.headers["Vary"] == "Origin"
 
@@ -176,7 +176,7 @@ async def test_streamed_answers_get_the_headers_too(client, aiohttp_client):
     assert await resp.read() == b"event: ping\ndata: {}\n\n"
     assert cors_headers(resp) == {
         "Access-Control-Allow-Origin": SHOP,
-        "Access-Control-Expose-Headers": "Location, Retry-After",
+        "Access-Control-Expose-Headers": "Location, Retry-After, X-Request-ID",
     }
     assert resp.headers["Vary"] == "Origin"
     resp = await client.get("/events", headers={"Origin": "https://evil.example"})

@@ -82,7 +82,9 @@ async def test_configured_origins_are_allowed_and_only_them(api, admin_token):
     assert cors_headers(headers) == {
         "Access-Control-Allow-Origin": SHOP,
         "Access-Control-Allow-Methods": "GET, POST",
-        "Access-Control-Allow-Headers": "Authorization, Content-Type, Idempotency-Key",
+        "Access-Control-Allow-Headers": (
+            "Authorization, Content-Type, Idempotency-Key, X-Request-ID"
+        ),
         "Access-Control-Max-Age": "600",
     }
     for method, path in CALLS:

@@ -6,21 +6,19 @@ these four all need the same start time and final status.
 
 from __future__ import annotations
 
-import logging
 import time
 
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
 
 from shared import request_ids
+from shared.access_log import AccessLog
 from shared.forwarding import TrustedProxies
 from shared.metrics import observe, route_of
 from shared.web import Handler, answer_errors
 
-access = logging.getLogger("access")
 
-
-def request_middleware(*, access_log: bool, proxies: TrustedProxies) -> Middleware:
+def request_middleware(*, access_log: AccessLog | None, proxies: TrustedProxies) -> Middleware:
     """The middleware; ``proxies`` name whose forwarding headers say who the client is."""
 
     @web.middleware
@@ -41,35 +39,22 @@ def request_middleware(*, access_log: bool, proxies: TrustedProxies) -> Middlewa
             if status:  # 0: cancelled (the server is stopping); nothing was answered
                 seconds = time.perf_counter() - start
                 observe(request, status, seconds)
-                if access_log and access.isEnabledFor(logging.INFO):
-                    _log_access(request, status, seconds, request_id, proxies)
+                if access_log is not None:
+                    access_log.record(
+                        method=request.method,
+                        route=route_of(request),
+                        status=status,
+                        seconds=seconds,
+                        request_id=request_id,
+                        client=proxies.client_address(
+                            request.remote,
+                            request.headers.getall(hdrs.X_FORWARDED_FOR, ()),
+                            request.headers.getall(hdrs.FORWARDED, ()),
+                        ),
+                    )
             request_ids.unbind(token)
 
     return middleware
-
-
-def _log_access(
-    request: web.Request,
-    status: int,
-    seconds: float,
-    request_id: str,
-    proxies: TrustedProxies,
-) -> None:
-    access.info(
-        "request",
-        extra={
-            "method": request.method,
-            "route": route_of(request),
-            "status": status,
-            "duration_ms": round(seconds * 1000, 3),
-            "request_id": request_id,
-            "client": proxies.client_address(
-                request.remote,
-                request.headers.getall(hdrs.X_FORWARDED_FOR, ()),
-                request.headers.getall(hdrs.FORWARDED, ()),
-            ),
-        },
-    )
 
 
 async def echo_request_id(request: web.Request, response: web.StreamResponse) -> None:

@@ -13,6 +13,7 @@ import aiohttp
 import uvloop
 from aiohttp import web
 
+from shared.access_log import AccessLog
 from shared.forwarding import TrustedProxies
 from shared.metrics import metrics_routes
 from shared.middleware import echo_request_id, request_middleware
@@ -47,10 +48,13 @@ def create_base_app(
     """An app with the request middleware (ids, errors, metrics, access log), `/healthz`,
     `/readyz`, `/metrics` and `/version`; ``proxies`` may name the client in forwarding headers.
     """
-    middleware = request_middleware(
-        access_log=settings.access_log, proxies=proxies or TrustedProxies()
-    )
+    # Access lines are INFO: on unless ACCESS_LOG=false or LOG_LEVEL is above INFO.
+    logs_access = settings.access_log and settings.log_level in ("DEBUG", "INFO")
+    access_log = AccessLog(service) if logs_access else None
+    middleware = request_middleware(access_log=access_log, proxies=proxies or TrustedProxies())
     app = web.Application(middlewares=[middleware], client_max_size=MAX_BODY_BYTES)
+    if access_log is not None:
+        app.cleanup_ctx.append(_flushing(access_log))
     app.add_routes(
         [
             *health_routes(checks),
@@ -61,6 +65,17 @@ def create_base_app(
     app.on_response_prepare.append(echo_request_id)
     app.on_shutdown.append(_ignore_further_signals)
     return app
+
+
+def _flushing(access_log: AccessLog) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def ctx(_: web.Application) -> AsyncIterator[None]:
+        flusher = asyncio.create_task(access_log.flush_forever())
+        yield
+        flusher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await flusher
+
+    return ctx
 
 
 async def _ignore_further_signals(_: web.Application) -> None:

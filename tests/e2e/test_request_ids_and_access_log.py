@@ -3,8 +3,10 @@ GET /version everywhere."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import time
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -28,8 +30,15 @@ def log_lines(path: Path) -> list[dict]:
     return lines
 
 
-def with_id(path: Path, request_id: str) -> list[dict]:
-    return [line for line in log_lines(path) if line.get("request_id") == request_id]
+async def with_id(path: Path, request_id: str, *, expected: int = 1) -> list[dict]:
+    """The lines naming ``request_id``, once ``expected`` are there (access lines are written
+    every quarter second), or what there is after a few seconds."""
+    deadline = time.monotonic() + 5
+    while True:
+        found = [line for line in log_lines(path) if line.get("request_id") == request_id]
+        if len(found) >= expected or time.monotonic() > deadline:
+            return found
+        await asyncio.sleep(0.05)
 
 
 async def test_one_request_id_follows_a_purchase_through_every_service(stack, api, admin_token):
@@ -53,7 +62,9 @@ async def test_one_request_id_follows_a_purchase_through_every_service(stack, ap
     # final state all carry the id: it travelled in the AMQP headers of the intent batch and
     # of the decision batch.
     (access,) = [
-        line for line in with_id(stack.gateway.log_path, request_id) if line["msg"] == "request"
+        line
+        for line in await with_id(stack.gateway.log_path, request_id)
+        if line["msg"] == "request"
     ]
     assert access["logger"] == "access"
     assert access["method"] == "POST"
@@ -61,9 +72,9 @@ async def test_one_request_id_follows_a_purchase_through_every_service(stack, ap
     assert access["status"] == 202
     assert access["duration_ms"] > 0
     assert access["client"] == "127.0.0.1"
-    decided = [line for line in with_id(stack.inventory.log_path, request_id)]
+    decided = await with_id(stack.inventory.log_path, request_id)
     assert [(line["msg"], line["ticket_id"]) for line in decided] == [("decided", ticket)]
-    final = [line for line in with_id(stack.order.log_path, request_id)]
+    final = await with_id(stack.order.log_path, request_id)
     assert [(line["msg"], line["ticket_id"]) for line in final] == [("ticket final", ticket)]
 
 
@@ -78,7 +89,7 @@ async def test_the_gateway_passes_the_id_to_the_services_it_calls(stack, api):
     assert reply.status == 201
     assert reply.headers["X-Request-ID"] == request_id
     (line,) = [
-        line for line in with_id(stack.auth.log_path, request_id) if line["msg"] == "request"
+        line for line in await with_id(stack.auth.log_path, request_id) if line["msg"] == "request"
     ]
     assert (line["route"], line["status"]) == ("/api/v1/auth/register", 201)
 
@@ -115,6 +126,7 @@ class TestAccessLogOff:
     async def test_no_access_lines_and_the_configured_commit(self, stack, api):
         for _ in range(3):
             assert (await api.call("GET", "/api/v1/sales")).status == 200
+        await asyncio.sleep(1)  # longer than access lines wait to be written, were they on
         reply = await api.session.get(f"{stack.gateway.url}/version")
         assert (await reply.json())["commit"] == "0123abcd"
         for process in stack.services:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 from shared import access_log
 from shared.access_log import AccessLog
 from shared.logs import JsonFormatter
 
-FIELDS = {
+FIELDS: dict[str, Any] = {
     "method": "POST",
     "route": "/api/v1/sales/{sale_id}/purchases",
     "status": 202,

@@ -8,13 +8,13 @@ import sys
 import time
 from typing import get_args
 
-from auth_service import cli
 from auth_service.app import create_app
 from auth_service.domain import NotABenchAccount
-from auth_service.keys import KeyConfigError
+from auth_service.entrypoints import cli
 from auth_service.settings import AuthSettings
-from shared import entrypoint
-from shared.tokens import Role
+from auth_service.signing_keys import KeyConfigError
+from shared.contracts.tokens import Role
+from shared.runtime import entrypoint
 
 # Settings every service has that the auth service does not use.
 _NOT_READ = {

@@ -9,7 +9,11 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from auth_service import handlers, http
+from auth_service import handlers
+from auth_service.adapters.bcrypt_passwords import BcryptHasher
+from auth_service.adapters.key_files import load_key_ring
+from auth_service.adapters.postgres_users import PostgresUsers
+from auth_service.adapters.redis_throttle import RedisLoginThrottle
 from auth_service.appkeys import (
     HASHER,
     JWKS_BODY,
@@ -22,14 +26,11 @@ from auth_service.appkeys import (
     USERS,
 )
 from auth_service.domain import Credentials
-from auth_service.keyfiles import load_key_ring
-from auth_service.passwords import BcryptHasher
+from auth_service.entrypoints import http
 from auth_service.settings import AuthSettings
-from auth_service.throttle import RedisLoginThrottle
 from auth_service.tokens import TokenIssuer
-from auth_service.users import PostgresUsers
-from shared.resources import open_postgres, open_redis
-from shared.service import create_base_app
+from shared.runtime.resources import open_postgres, open_redis
+from shared.runtime.service import create_base_app
 
 log = logging.getLogger(__name__)
 

@@ -6,12 +6,12 @@ import asyncpg
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from auth_service.keys import KeyRing
-from auth_service.passwords import BcryptHasher
+from auth_service.adapters.bcrypt_passwords import BcryptHasher
+from auth_service.adapters.postgres_users import PostgresUsers
+from auth_service.adapters.redis_throttle import RedisLoginThrottle
 from auth_service.settings import AuthSettings
-from auth_service.throttle import RedisLoginThrottle
+from auth_service.signing_keys import KeyRing
 from auth_service.tokens import TokenIssuer
-from auth_service.users import PostgresUsers
 
 SETTINGS = web.AppKey("settings", AuthSettings)
 PG_POOL = web.AppKey("pg_pool", asyncpg.Pool)

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
 from auth_service.domain import User
-from auth_service.keys import SigningKey
+from auth_service.signing_keys import SigningKey
 from auth_service.tokens import TokenIssuer
 
 # ~0.3 ms per RS256 signature: below this many tokens a process pool costs more than it saves.

@@ -9,8 +9,8 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, SecretStr, ValidationError
 
-from shared.errors import Conflict, TooManyRequests, Unauthorized
-from shared.tokens import Role
+from shared.contracts.errors import Conflict, TooManyRequests, Unauthorized
+from shared.contracts.tokens import Role
 
 USERNAME_MIN, USERNAME_MAX = 3, 64
 # fullmatch, not `^...$`: in Python `$` also matches before a trailing newline.

@@ -17,7 +17,7 @@ from auth_service.domain import (
 )
 from auth_service.ports import LoginThrottle, PasswordHasher, UserStore
 from auth_service.tokens import IssuedToken, TokenIssuer
-from shared.tokens import Role
+from shared.contracts.tokens import Role
 
 
 async def register_user(

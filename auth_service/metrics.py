@@ -1,4 +1,4 @@
-"""The auth service's own metrics (HTTP metrics come from shared.metrics)."""
+"""The auth service's own metrics (HTTP metrics come from shared.runtime.metrics)."""
 
 from prometheus_client import Counter, Gauge, Histogram
 

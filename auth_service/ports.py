@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from auth_service.domain import Attempt, StoredUser, User, Verdict
-from shared.tokens import Role
+from shared.contracts.tokens import Role
 
 
 class UserStore(Protocol):

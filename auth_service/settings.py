@@ -8,8 +8,8 @@ from typing import Literal, Self
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from auth_service.domain import password_problem, username_problem
-from shared.forwarding import ProxiesSetting, TrustedProxies
-from shared.settings import ServiceSettings
+from shared.contracts.settings import ServiceSettings
+from shared.runtime.forwarding import ProxiesSetting, TrustedProxies
 
 AppEnv = Literal["development", "production"]
 
@@ -35,8 +35,8 @@ class AuthSettings(ServiceSettings):
     )
     jwt_ttl_seconds: int = Field(900, ge=30, le=7 * 24 * 3600, description="token lifetime")
 
-    # Failed logins, per fixed window (see auth_service.throttle): from one client address,
-    # on one account from one client, and on one account from all clients together.
+    # Failed logins, per fixed window (see auth_service.adapters.redis_throttle): from one
+    # client address, on one account from one client, and on one account from all clients.
     login_max_failures_per_client: int = Field(
         20, ge=1, description="failed logins from one client address per window"
     )

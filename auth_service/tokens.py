@@ -1,4 +1,4 @@
-"""Issuing access tokens: RS256, `kid` header, claims exactly as shared/tokens.py verifies."""
+"""Issuing access tokens: RS256, `kid` header, the claims shared/contracts/tokens.py defines."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from uuid import UUID
 
 import jwt
 
-from auth_service.keys import SigningKey
-from shared.tokens import ALGORITHM, Role
+from auth_service.signing_keys import SigningKey
+from shared.contracts.tokens import ALGORITHM, Role
 
 
 def token_claims(

@@ -46,7 +46,7 @@ from bench.system import (
     reset,
     wait_ready,
 )
-from shared.keys import Keys
+from shared.contracts.redis_layout import Keys
 
 HOST, GATEWAY_PORT, BASELINE_PORT = "127.0.0.1", 18080, 18090
 

@@ -1,7 +1,7 @@
 """`python -m bench.floor`: what a request costs aiohttp before any of the engine's code runs.
 
 Serves two bare handlers in a separate process, with the services' event loop and collector
-settings (`shared.service`), and drives them with the bench's own client: a GET answered
+settings (`shared.runtime.service`), and drives them with the bench's own client: a GET answered
 with a small JSON (shaped like a poll) and a POST with a 700-byte bearer token and a `{}`
 body (shaped like a purchase). Prints answers/s and the server's CPU µs per request: the
 floor under the gateway's figures in docs/BENCHMARKS.md.
@@ -28,7 +28,7 @@ CONCURRENCY = 256
 _SERVER = f"""
 import asyncio, uvloop
 from aiohttp import web
-from shared.service import tune_gc
+from shared.runtime.service import tune_gc
 
 async def poll(request):
     return web.json_response({{"ticket_id": request.match_info["id"], "status": "confirmed"}})

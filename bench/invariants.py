@@ -12,7 +12,7 @@ from uuid import UUID
 import asyncpg
 import redis.asyncio as aioredis
 
-from shared.keys import Keys
+from shared.contracts.redis_layout import Keys
 
 
 @dataclass

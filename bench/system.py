@@ -16,8 +16,8 @@ import aiohttp
 import asyncpg
 import redis.asyncio as aioredis
 
+from shared.contracts.topology import Names, delete_topology
 from shared.migrate import migrate
-from shared.topology import Names, delete_topology
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"

@@ -4,7 +4,7 @@ import sys
 
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
-from shared.entrypoint import serve_main
+from shared.runtime.entrypoint import serve_main
 
 
 def main(argv: list[str] | None = None) -> int:

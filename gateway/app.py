@@ -9,7 +9,11 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from gateway import docs, webpage
+from gateway.adapters.amqp_intents import IntentPublisher
+from gateway.adapters.http_upstream import Upstream
+from gateway.adapters.memory_tickets import TicketBoard
+from gateway.adapters.redis_sales import SaleCache
+from gateway.adapters.redis_tickets import Tickets, TicketStore
 from gateway.appkeys import (
     AMQP,
     AUTH,
@@ -21,22 +25,18 @@ from gateway.appkeys import (
     SETTINGS,
     TICKETS,
 )
-from gateway.cors import cors_middleware, cors_stream_headers
 from gateway.domain import AdmissionLimits
-from gateway.http import routes
-from gateway.proxy import Upstream
-from gateway.publisher import IntentPublisher
-from gateway.purchasing import Purchases
-from gateway.sales import SaleCache
+from gateway.entrypoints import docs, webpage
+from gateway.entrypoints.cors import cors_middleware, cors_stream_headers
+from gateway.entrypoints.http import routes
+from gateway.entrypoints.streams import SaleFeed
+from gateway.entrypoints.updates import follow_updates
+from gateway.handlers import Purchases
 from gateway.settings import GatewaySettings
-from gateway.streams import SaleFeed
-from gateway.ticket_board import TicketBoard
-from gateway.tickets import Tickets, TicketStore
-from gateway.updates import follow_updates
-from shared.keys import Keys
-from shared.resources import check_amqp, open_amqp, open_redis
-from shared.service import create_base_app, token_verifier_ctx
-from shared.topology import Names, declare_topology
+from shared.contracts.redis_layout import Keys
+from shared.contracts.topology import Names, declare_topology
+from shared.runtime.resources import check_amqp, open_amqp, open_redis
+from shared.runtime.service import create_base_app, token_verifier_ctx
 
 
 async def _upstreams(app: web.Application) -> AsyncIterator[None]:

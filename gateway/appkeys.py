@@ -3,12 +3,12 @@
 from aio_pika.abc import AbstractRobustConnection
 from aiohttp import web
 
-from gateway.proxy import Upstream
-from gateway.purchasing import Purchases
-from gateway.sales import SaleCache
+from gateway.adapters.http_upstream import Upstream
+from gateway.adapters.redis_sales import SaleCache
+from gateway.adapters.redis_tickets import Tickets
+from gateway.entrypoints.streams import SaleFeed
+from gateway.handlers import Purchases
 from gateway.settings import GatewaySettings
-from gateway.streams import SaleFeed
-from gateway.tickets import Tickets
 
 SETTINGS = web.AppKey("settings", GatewaySettings)
 SALES = web.AppKey("sales", SaleCache)

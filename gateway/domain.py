@@ -9,8 +9,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.errors import BadRequest, Conflict, ServiceUnavailable
-from shared.sales import SaleState
+from shared.contracts.errors import BadRequest, Conflict, ServiceUnavailable
+from shared.contracts.sales import SaleState
 
 TicketStatus = Literal["queued", "accepted", "confirmed", "rejected"]
 

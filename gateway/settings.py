@@ -3,9 +3,9 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
-from gateway.cors import parse_origins
-from shared.forwarding import ProxiesSetting, TrustedProxies
-from shared.settings import ServiceSettings
+from gateway.entrypoints.cors import parse_origins
+from shared.contracts.settings import ServiceSettings
+from shared.runtime.forwarding import ProxiesSetting, TrustedProxies
 
 
 class GatewaySettings(ServiceSettings):

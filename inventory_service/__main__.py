@@ -4,7 +4,7 @@ import sys
 
 from inventory_service.app import create_app
 from inventory_service.settings import InventorySettings
-from shared.entrypoint import serve_main
+from shared.runtime.entrypoint import serve_main
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,20 +8,18 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from inventory_service.adapters.amqp_queues import QueueInspector
+from inventory_service.adapters.postgres_sales import SaleRepository
+from inventory_service.adapters.redis_sales import SaleStore
 from inventory_service.appkeys import AMQP, POOL, QUEUES, REPOSITORY, SETTINGS, STORE, TOP_UPS
-from inventory_service.deciding import IntentDecider
-from inventory_service.http import routes
-from inventory_service.queues import QueueInspector
-from inventory_service.recovery import restore_missing_sales
-from inventory_service.repository import SaleRepository
+from inventory_service.entrypoints.http import routes
+from inventory_service.handlers import IntentDecider, StockTopUps, restore_missing_sales
 from inventory_service.settings import InventorySettings
-from inventory_service.stocking import StockTopUps
-from inventory_service.store import SaleStore
-from shared.consuming import consuming
-from shared.keys import Keys
-from shared.resources import check_amqp, open_amqp, open_postgres, open_redis
-from shared.service import create_base_app, token_verifier_ctx
-from shared.topology import Names, declare_topology
+from shared.contracts.redis_layout import Keys
+from shared.contracts.topology import Names, declare_topology
+from shared.runtime.consuming import consuming
+from shared.runtime.resources import check_amqp, open_amqp, open_postgres, open_redis
+from shared.runtime.service import create_base_app, token_verifier_ctx
 
 
 async def _postgres(app: web.Application) -> AsyncIterator[None]:

@@ -4,11 +4,11 @@ import asyncpg
 from aio_pika.abc import AbstractRobustConnection
 from aiohttp import web
 
-from inventory_service.queues import QueueInspector
-from inventory_service.repository import SaleRepository
+from inventory_service.adapters.amqp_queues import QueueInspector
+from inventory_service.adapters.postgres_sales import SaleRepository
+from inventory_service.adapters.redis_sales import SaleStore
+from inventory_service.handlers import StockTopUps
 from inventory_service.settings import InventorySettings
-from inventory_service.stocking import StockTopUps
-from inventory_service.store import SaleStore
 
 SETTINGS = web.AppKey("settings", InventorySettings)
 POOL = web.AppKey("pool", asyncpg.Pool)

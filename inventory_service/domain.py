@@ -13,7 +13,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.messages import AddStock, Command, PlacePurchase, RejectReason
+from shared.contracts.messages import AddStock, Command, PlacePurchase, RejectReason
 
 
 @dataclass

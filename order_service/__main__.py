@@ -4,7 +4,7 @@ import sys
 
 from order_service.app import create_app
 from order_service.settings import OrderSettings
-from shared.entrypoint import serve_main
+from shared.runtime.entrypoint import serve_main
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,17 +7,17 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from order_service.adapters.postgres_orders import OrderRepository
+from order_service.adapters.redis_tickets import TicketBoard
 from order_service.appkeys import AMQP, BOARD, POOL, REPOSITORY, SETTINGS
-from order_service.http import routes
-from order_service.persistence import OrderRepository
-from order_service.persisting import DecisionPersister
+from order_service.entrypoints.http import routes
+from order_service.handlers import DecisionPersister
 from order_service.settings import OrderSettings
-from order_service.tickets import TicketBoard
-from shared.consuming import consuming
-from shared.keys import Keys
-from shared.resources import check_amqp, open_amqp, open_postgres, open_redis
-from shared.service import create_base_app, token_verifier_ctx
-from shared.topology import Names, declare_topology
+from shared.contracts.redis_layout import Keys
+from shared.contracts.topology import Names, declare_topology
+from shared.runtime.consuming import consuming
+from shared.runtime.resources import check_amqp, open_amqp, open_postgres, open_redis
+from shared.runtime.service import create_base_app, token_verifier_ctx
 
 
 async def _postgres(app: web.Application) -> AsyncIterator[None]:

@@ -4,9 +4,9 @@ import asyncpg
 from aio_pika.abc import AbstractRobustConnection
 from aiohttp import web
 
-from order_service.persistence import OrderRepository
+from order_service.adapters.postgres_orders import OrderRepository
+from order_service.adapters.redis_tickets import TicketBoard
 from order_service.settings import OrderSettings
-from order_service.tickets import TicketBoard
 
 SETTINGS = web.AppKey("settings", OrderSettings)
 POOL = web.AppKey("pool", asyncpg.Pool)

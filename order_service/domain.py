@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from shared.messages import Event, PurchaseAccepted, PurchaseRejected
-from shared.sales import ms_to_datetime
+from shared.contracts.messages import Event, PurchaseAccepted, PurchaseRejected
+from shared.contracts.sales import ms_to_datetime
 
 # Order ids are derived from ticket ids, so a redelivered decision maps to the same order
 # and persisting is idempotent without a read.

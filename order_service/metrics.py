@@ -1,4 +1,4 @@
-"""The order service's own metrics (HTTP metrics come from shared.metrics)."""
+"""The order service's own metrics (HTTP metrics come from shared.runtime.metrics)."""
 
 from prometheus_client import Counter, Histogram
 

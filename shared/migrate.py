@@ -13,11 +13,11 @@ from importlib import resources
 
 import asyncpg
 
-from shared import entrypoint
-from shared.config_errors import ConfigurationError
-from shared.logs import setup_logging
-from shared.resources import connect_postgres
-from shared.settings import ServiceSettings
+from shared.contracts.settings import ServiceSettings
+from shared.runtime import entrypoint
+from shared.runtime.config_errors import ConfigurationError
+from shared.runtime.logs import setup_logging
+from shared.runtime.resources import connect_postgres
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
+from shared.contracts.topology import Names, delete_topology
 from shared.migrate import migrate
-from shared.topology import Names, delete_topology
 from tests.support.servers import Servers, ServersUnavailable, discover
 
 TEST_PARTITIONS = 2

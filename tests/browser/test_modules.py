@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import BaseTestServer, TestServer
 from playwright.async_api import Page
 
-from gateway import webpage
+from gateway.entrypoints import webpage
 from tests.browser.conftest import PageWatch
 
 

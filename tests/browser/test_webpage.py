@@ -1,4 +1,4 @@
-"""gateway/webpage.py: the page's files, their headers, and what the files may refer to."""
+"""gateway/entrypoints/webpage.py: the page's files, their headers, and what they may refer to."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from importlib import resources
 import pytest
 from aiohttp import web
 
-from gateway import webpage
+from gateway.entrypoints import webpage
 
 WEB = resources.files("gateway").joinpath("static/web")
 PAGE = WEB.joinpath("index.html").read_text(encoding="utf-8")

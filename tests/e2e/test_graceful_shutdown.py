@@ -7,9 +7,9 @@ from uuid import uuid4
 
 import pytest
 
-from shared.keys import Keys
-from shared.messages import PlacePurchase
-from shared.sales import now_ms
+from shared.contracts.messages import PlacePurchase
+from shared.contracts.redis_layout import Keys
+from shared.contracts.sales import now_ms
 from tests.support.invariants import assert_invariants, outcome
 from tests.support.processes import ARTIFACTS, ServiceProcess
 from tests.support.publishing import publish_intents

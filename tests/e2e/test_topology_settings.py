@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from aiormq.exceptions import ChannelPreconditionFailed
 
-from shared.topology import Names, declare_topology
+from shared.contracts.topology import Names, declare_topology
 
 pytestmark = pytest.mark.e2e
 

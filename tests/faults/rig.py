@@ -28,8 +28,8 @@ import aio_pika
 import aiohttp
 import redis.asyncio as aioredis
 
-from shared.keys import Keys
-from shared.topology import Names, delete_topology
+from shared.contracts.redis_layout import Keys
+from shared.contracts.topology import Names, delete_topology
 from tests.conftest import TEST_PARTITIONS
 from tests.faults.crowd import Attempt, Crowd
 from tests.support.api import Api

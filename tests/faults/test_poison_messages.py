@@ -12,11 +12,11 @@ import aio_pika
 import aiohttp
 import pytest
 
-from shared.keys import Keys
-from shared.messages import CommandBatch, PlacePurchase, encode
-from shared.publishing import publish_confirmed
-from shared.sales import now_ms
-from shared.topology import declare_topology
+from shared.contracts.messages import CommandBatch, PlacePurchase, encode
+from shared.contracts.redis_layout import Keys
+from shared.contracts.sales import now_ms
+from shared.contracts.topology import declare_topology
+from shared.runtime.publishing import publish_confirmed
 from tests.conftest import TEST_PARTITIONS
 from tests.faults.rig import log_lines, terminate_all, until
 from tests.support.invariants import assert_invariants, outcome

@@ -5,9 +5,9 @@ from uuid import uuid4
 import pytest
 from aiormq.exceptions import ChannelPreconditionFailed
 
-from shared.messages import CommandBatch, PlacePurchase, encode
-from shared.publishing import PublishFailed, publish_confirmed
-from shared.topology import declare_topology, partition_of
+from shared.contracts.messages import CommandBatch, PlacePurchase, encode
+from shared.contracts.topology import declare_topology, partition_of
+from shared.runtime.publishing import PublishFailed, publish_confirmed
 
 pytestmark = pytest.mark.integration
 

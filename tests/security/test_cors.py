@@ -1,11 +1,11 @@
-"""gateway/cors.py on a bare application: closed by default, exact for configured origins."""
+"""gateway/entrypoints/cors.py on a bare app: closed by default, exact for configured origins."""
 
 from __future__ import annotations
 
 import pytest
 from aiohttp import web
 
-from gateway.cors import (
+from gateway.entrypoints.cors import (
     ALLOWED_HEADERS,
     MAX_AGE_SECONDS,
     check_origin,
@@ -13,8 +13,8 @@ from gateway.cors import (
     cors_stream_headers,
     parse_origins,
 )
-from shared.errors import NotFound
-from shared.web import error_middleware
+from shared.contracts.errors import NotFound
+from shared.runtime.web import error_middleware
 
 SHOP = "https://shop.example"
 LOCAL = "http://localhost:3000"
@@ -41,7 +41,7 @@ async def compressed(_: web.Request) -> web.Response:
 
 
 async def events(request: web.Request) -> web.StreamResponse:
-    # Like gateway/streams.py: the headers go out from inside the handler.
+    # Like gateway/entrypoints/streams.py: the headers go out from inside the handler.
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
     await response.prepare(request)
     await response.write(b"event: ping\ndata: {}\n\n")

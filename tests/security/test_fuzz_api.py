@@ -37,7 +37,7 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
 )
 
-from shared.topology import Names, delete_topology
+from shared.contracts.topology import Names, delete_topology
 from tests.conftest import TEST_PARTITIONS
 from tests.support.api import Api
 from tests.support.processes import ARTIFACTS, ROOT, Stack, service_env

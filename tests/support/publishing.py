@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 import aio_pika
 
-from shared.messages import Command, CommandBatch, encode
-from shared.publishing import publish_confirmed
-from shared.topology import Names, declare_topology
+from shared.contracts.messages import Command, CommandBatch, encode
+from shared.contracts.topology import Names, declare_topology
+from shared.runtime.publishing import publish_confirmed
 
 
 async def publish_intents(

@@ -8,10 +8,10 @@ from uuid import UUID, uuid4
 import asyncpg
 import redis.asyncio as aioredis
 
+from inventory_service.adapters.postgres_sales import SaleRepository
+from inventory_service.adapters.redis_sales import SaleStore
 from inventory_service.domain import NewSale
-from inventory_service.repository import SaleRepository
-from inventory_service.store import SaleStore
-from shared.keys import Keys
+from shared.contracts.redis_layout import Keys
 
 
 async def seed_sale(

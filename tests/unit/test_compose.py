@@ -239,7 +239,7 @@ def test_every_process_of_ours_uses_the_one_image():
 @pytest.mark.parametrize("name", [*APP_SERVICES, "migrate"])
 def test_environment_names_are_settings_fields(name):
     if name == "migrate":
-        from shared.settings import ServiceSettings
+        from shared.contracts.settings import ServiceSettings
 
         read = env_names(ServiceSettings)
     else:
@@ -543,7 +543,7 @@ def test_image_exposes_the_service_ports_and_runs_the_gateway_by_default():
 
 
 def test_image_records_the_commit_it_was_built_from():
-    from shared.settings import ServiceSettings
+    from shared.contracts.settings import ServiceSettings
 
     assert "GIT_COMMIT" in env_names(ServiceSettings)
     instructions = dockerfile()

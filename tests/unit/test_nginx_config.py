@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.service import MAX_BODY_BYTES
+from shared.runtime.service import MAX_BODY_BYTES
 from tests.support.nginx import TEMPLATE, VARIABLES, check_config, render
 from tests.unit.test_compose import LOAD_BALANCER, environment, parse_duration
 

@@ -21,7 +21,7 @@ import yaml
 from prometheus_client import REGISTRY
 from prometheus_client.metrics import MetricWrapperBase
 
-from shared.metrics import metrics_routes
+from shared.runtime.metrics import metrics_routes
 from tests.unit.test_compose import (
     APP_SERVICES,
     ROOT,
@@ -43,8 +43,8 @@ DASHBOARD = DASHBOARDS / "flash-sale.json"
 
 # Where the code defines the metrics its /metrics serves (the default registry).
 METRIC_MODULES = (
-    "shared.metrics",
-    "shared.readiness",
+    "shared.runtime.metrics",
+    "shared.runtime.readiness",
     "gateway.metrics",
     "inventory_service.metrics",
     "order_service.metrics",

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from auth_service.app import create_app
 from auth_service.settings import AuthSettings
-from shared.tokens import TokenVerifier
+from shared.runtime.token_verifier import TokenVerifier
 
 ISSUER, AUDIENCE = "flashsale-auth", "flashsale"
 PASSWORD = "correct horse battery"

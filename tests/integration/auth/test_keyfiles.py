@@ -4,13 +4,13 @@ from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
-from auth_service.keyfiles import (
+from auth_service.adapters.key_files import (
     DEFAULT_KEY_FILE,
     create_key_file,
     load_key_ring,
     load_public_keys,
 )
-from auth_service.keys import KeyConfigError, SigningKey
+from auth_service.signing_keys import KeyConfigError, SigningKey
 from tests.integration.auth.helpers import running
 
 

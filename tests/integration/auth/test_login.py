@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from shared.errors import Unauthorized
+from shared.contracts.errors import Unauthorized
 from tests.integration.auth.helpers import login, register, verifier
 
 

@@ -3,9 +3,9 @@ from uuid import uuid4
 import pytest
 from aiohttp.test_utils import unused_port
 
-from auth_service.keys import SigningKey
+from auth_service.signing_keys import SigningKey
 from auth_service.tokens import TokenIssuer
-from shared.errors import Unauthorized
+from shared.contracts.errors import Unauthorized
 from tests.integration.auth.helpers import AUDIENCE, ISSUER, login, register, running, verifier
 
 

@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 
+from auth_service.adapters.redis_throttle import RedisLoginThrottle
 from auth_service.domain import Attempt, TooManyAttempts
-from auth_service.throttle import RedisLoginThrottle
 from tests.unit.auth.fakes import FakeThrottle
 
 PER_CLIENT, PER_USER, PER_ACCOUNT = 6, 3, 5

@@ -9,7 +9,7 @@ from importlib import resources
 import pytest
 from aiohttp import web
 
-from gateway import docs
+from gateway.entrypoints import docs
 
 EXTERNAL_URL = re.compile(r"https?://", re.IGNORECASE)
 

@@ -5,10 +5,10 @@ import pytest
 from aiohttp import web
 from yarl import URL
 
-from gateway.proxy import Upstream
+from gateway.adapters.http_upstream import Upstream
 from gateway.settings import GatewaySettings
-from shared.forwarding import TrustedProxies
-from shared.service import create_base_app
+from shared.runtime.forwarding import TrustedProxies
+from shared.runtime.service import create_base_app
 
 
 @pytest.fixture

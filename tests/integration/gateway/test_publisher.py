@@ -6,14 +6,14 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from gateway.publisher import IntentPublisher
-from gateway.sales import SaleCache
-from gateway.ticket_board import TicketBoard
-from gateway.tickets import Tickets, TicketStore
-from shared.errors import ServiceUnavailable
-from shared.keys import Keys
-from shared.messages import PlacePurchase, decode_commands
-from shared.topology import Names, declare_topology, partition_of
+from gateway.adapters.amqp_intents import IntentPublisher
+from gateway.adapters.memory_tickets import TicketBoard
+from gateway.adapters.redis_sales import SaleCache
+from gateway.adapters.redis_tickets import Tickets, TicketStore
+from shared.contracts.errors import ServiceUnavailable
+from shared.contracts.messages import PlacePurchase, decode_commands
+from shared.contracts.redis_layout import Keys
+from shared.contracts.topology import Names, declare_topology, partition_of
 
 pytestmark = pytest.mark.integration
 

@@ -6,6 +6,7 @@ from uuid import uuid4
 
 import pytest
 
+from inventory_service.adapters.redis_sales import SaleStore
 from inventory_service.domain import (
     Accepted,
     NewSale,
@@ -14,10 +15,9 @@ from inventory_service.domain import (
     UnknownSale,
     decide_batch,
 )
-from inventory_service.store import SaleStore
-from shared.keys import Keys
-from shared.messages import AddStock, PlacePurchase
-from shared.sales import datetime_to_ms
+from shared.contracts.messages import AddStock, PlacePurchase
+from shared.contracts.redis_layout import Keys
+from shared.contracts.sales import datetime_to_ms
 
 pytestmark = pytest.mark.integration
 

@@ -4,11 +4,10 @@ from uuid import uuid4
 
 import pytest
 
+from inventory_service.adapters.redis_sales import SaleStore
 from inventory_service.app import create_app
 from inventory_service.settings import InventorySettings
-from inventory_service.store import SaleStore
-from shared.keys import Keys
-from shared.messages import (
+from shared.contracts.messages import (
     AddStock,
     PlacePurchase,
     PurchaseAccepted,
@@ -17,7 +16,8 @@ from shared.messages import (
     decode_commands,
     decode_events,
 )
-from shared.sales import now_ms
+from shared.contracts.redis_layout import Keys
+from shared.contracts.sales import now_ms
 from tests.conftest import TEST_PARTITIONS
 from tests.support.publishing import publish_intents
 from tests.support.queues import wait_for_messages

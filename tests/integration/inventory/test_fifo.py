@@ -10,9 +10,9 @@ import pytest
 from inventory_service.app import create_app
 from inventory_service.domain import Accepted, SaleCounters, decide_batch
 from inventory_service.settings import InventorySettings
-from shared.keys import Keys
-from shared.messages import PlacePurchase
-from shared.sales import datetime_to_ms
+from shared.contracts.messages import PlacePurchase
+from shared.contracts.redis_layout import Keys
+from shared.contracts.sales import datetime_to_ms
 from tests.conftest import TEST_PARTITIONS
 from tests.support.publishing import publish_intents
 from tests.support.sales import seed_sale

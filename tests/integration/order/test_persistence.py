@@ -6,14 +6,14 @@ from uuid import uuid4
 
 import pytest
 
+from order_service.adapters.postgres_orders import OrderRepository
 from order_service.app import create_app
 from order_service.domain import order_id_for, outcomes_of
-from order_service.persistence import OrderRepository
 from order_service.settings import OrderSettings
-from shared.keys import Keys
-from shared.messages import EventBatch, PurchaseAccepted, PurchaseRejected, encode
-from shared.publishing import publish_confirmed
-from shared.topology import declare_topology
+from shared.contracts.messages import EventBatch, PurchaseAccepted, PurchaseRejected, encode
+from shared.contracts.redis_layout import Keys
+from shared.contracts.topology import declare_topology
+from shared.runtime.publishing import publish_confirmed
 from tests.conftest import TEST_PARTITIONS
 
 pytestmark = pytest.mark.integration

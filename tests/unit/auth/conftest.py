@@ -1,6 +1,6 @@
 import pytest
 
-from auth_service.keys import SigningKey
+from auth_service.signing_keys import SigningKey
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from auth_service.domain import (
     UsernameTaken,
 )
 from auth_service.tokens import TokenIssuer
-from shared.errors import ServiceUnavailable
+from shared.contracts.errors import ServiceUnavailable
 from tests.unit.auth.fakes import FakeHasher, FakeThrottle, FakeUsers
 
 

@@ -4,7 +4,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from auth_service.keys import KeyConfigError, KeyRing, SigningKey, jwks_document, thumbprint
+from auth_service.signing_keys import KeyConfigError, KeyRing, SigningKey, jwks_document, thumbprint
 
 # RFC 7638 section 3.1: the example key and its thumbprint.
 RFC_N = (

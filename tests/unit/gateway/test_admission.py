@@ -3,8 +3,8 @@ from uuid import uuid4
 import pytest
 
 from gateway.domain import AdmissionLimits, admit, ensure_purchasable
-from shared.errors import Conflict, ServiceUnavailable
-from shared.sales import SaleView
+from shared.contracts.errors import Conflict, ServiceUnavailable
+from shared.contracts.sales import SaleView
 
 LIMITS = AdmissionLimits(demand_factor=10, demand_slack=100, partition_max_waiting=5_000)
 

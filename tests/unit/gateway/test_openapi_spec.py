@@ -14,21 +14,21 @@ from aiohttp.test_utils import make_mocked_request
 from openapi_spec_validator import OpenAPIV30SpecValidator
 from pydantic import BaseModel
 
-from auth_service import http as auth_http
 from auth_service.domain import Credentials, LoginRequest, username_problem
+from auth_service.entrypoints import http as auth_http
 from auth_service.settings import AuthSettings
-from gateway import docs
 from gateway.app import create_app
 from gateway.domain import PurchaseRequest, TicketStatus, TicketView, idempotency_key
+from gateway.entrypoints import docs
 from gateway.settings import GatewaySettings
-from inventory_service import http as inventory_http
 from inventory_service.domain import NewSale
-from order_service import http as order_http
-from order_service.http import OrdersQuery
-from shared.errors import BadRequest
-from shared.messages import RejectReason
-from shared.sales import SaleState, SaleView
-from shared.service import MAX_BODY_BYTES
+from inventory_service.entrypoints import http as inventory_http
+from order_service.entrypoints import http as order_http
+from order_service.entrypoints.http import OrdersQuery
+from shared.contracts.errors import BadRequest
+from shared.contracts.messages import RejectReason
+from shared.contracts.sales import SaleState, SaleView
+from shared.runtime.service import MAX_BODY_BYTES
 
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 # The gateway forwards everything under these prefixes; the spec names the concrete paths.

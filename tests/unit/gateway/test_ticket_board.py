@@ -4,8 +4,8 @@ from uuid import uuid4
 
 import pytest
 
+from gateway.adapters.memory_tickets import Ticket, TicketBoard
 from gateway.domain import TicketView
-from gateway.ticket_board import Ticket, TicketBoard
 
 
 def ids():
@@ -61,7 +61,7 @@ def test_a_ticket_still_in_line_goes_stale_but_a_final_one_does_not(monkeypatch)
     board.issued(final, "u", "s")
     board.apply_updates(json.dumps([[final, "rejected", "sold_out", ""]]))
     later = time.monotonic() + 5
-    monkeypatch.setattr("gateway.ticket_board.time.monotonic", lambda: later)
+    monkeypatch.setattr("gateway.adapters.memory_tickets.time.monotonic", lambda: later)
     assert board.fresh(queued) is None  # re-read from Redis
     assert board.fresh(final) is not None
 

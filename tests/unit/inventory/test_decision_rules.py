@@ -14,7 +14,7 @@ from inventory_service.domain import (
     decide_batch,
     decide_purchase,
 )
-from shared.messages import AddStock, PlacePurchase
+from shared.contracts.messages import AddStock, PlacePurchase
 
 START, END = 1_000, 2_000
 

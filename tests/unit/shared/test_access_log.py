@@ -6,9 +6,9 @@ import json
 import logging
 from typing import Any
 
-from shared import access_log
-from shared.access_log import AccessLog
-from shared.logs import JsonFormatter
+from shared.runtime import access_log
+from shared.runtime.access_log import AccessLog
+from shared.runtime.logs import JsonFormatter
 
 FIELDS: dict[str, Any] = {
     "method": "POST",

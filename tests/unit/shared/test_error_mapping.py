@@ -8,7 +8,7 @@ from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 from pydantic import BaseModel, Field
 
-from shared.errors import (
+from shared.contracts.errors import (
     Conflict,
     Forbidden,
     NotFound,
@@ -16,8 +16,8 @@ from shared.errors import (
     TooManyRequests,
     Unauthorized,
 )
-from shared.publishing import PublishFailed
-from shared.web import error_middleware, read_json
+from shared.runtime.publishing import PublishFailed
+from shared.runtime.web import error_middleware, read_json
 
 
 async def answer(exc: BaseException) -> web.Response:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.forwarding import TrustedProxies
+from shared.runtime.forwarding import TrustedProxies
 
 NONE = TrustedProxies()
 LB = TrustedProxies.parse("10.0.0.0/8")

@@ -3,7 +3,7 @@ from uuid import uuid4
 
 import pytest
 
-from shared.messages import (
+from shared.contracts.messages import (
     AddStock,
     CommandBatch,
     EventBatch,

@@ -3,8 +3,8 @@
 import asyncpg
 import pytest
 
-from shared import resources
-from shared.config_errors import ConfigurationError, PostgresLoginRefused, redacted
+from shared.runtime import resources
+from shared.runtime.config_errors import ConfigurationError, PostgresLoginRefused, redacted
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/flashsale"
 

@@ -1,0 +1,182 @@
+"""The sales as this gateway sees them: an in-process cache kept fresh by the deciders.
+
+Every purchase needs its sale (window, stock left, demand in line). Reading Redis for each
+would cost a round trip per request; instead each gateway caches the sales it has seen and
+applies the counters the decision script publishes after every batch (within milliseconds),
+plus a refresh of every cached sale each ``refresh_interval`` in case a message was lost
+while the subscription was down. Snapshots carry the sale's version, so an older snapshot
+never overwrites a newer one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import cast
+from uuid import UUID
+
+import redis.asyncio as aioredis
+
+from shared.contracts.redis_layout import Keys
+from shared.contracts.sales import SaleState, SaleView, now_ms, sale_state
+from shared.runtime.web import DEPENDENCY_ERRORS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SaleSnapshot:
+    sale_id: UUID
+    name: str
+    starts_at_ms: int
+    ends_at_ms: int
+    per_user_limit: int
+    stock: int
+    remaining: int
+    accepted: int
+    rejected: int
+    enqueued: int
+    version: int
+
+    @classmethod
+    def from_hash(cls, sale_id: UUID, fields: dict[str, str]) -> SaleSnapshot:
+        return cls(
+            sale_id=sale_id,
+            name=fields["name"],
+            starts_at_ms=int(fields["starts_at_ms"]),
+            ends_at_ms=int(fields["ends_at_ms"]),
+            per_user_limit=int(fields["per_user_limit"]),
+            stock=int(fields["stock"]),
+            remaining=int(fields["remaining"]),
+            accepted=int(fields.get("accepted", 0)),
+            rejected=int(fields.get("rejected", 0)),
+            enqueued=int(fields.get("enqueued", 0)),
+            version=int(fields.get("version", 0)),
+        )
+
+    @property
+    def decided(self) -> int:
+        return self.accepted + self.rejected
+
+    @property
+    def waiting(self) -> int:
+        """Intents confirmed by the broker and not yet decided (approximate)."""
+        return max(0, self.enqueued - self.accepted - self.rejected)
+
+    def state(self, now: int | None = None) -> SaleState:
+        return sale_state(
+            now_ms=now_ms() if now is None else now,
+            starts_at_ms=self.starts_at_ms,
+            ends_at_ms=self.ends_at_ms,
+            remaining=self.remaining,
+        )
+
+    def view(self, now: int | None = None) -> SaleView:
+        return SaleView.of(
+            self.sale_id,
+            name=self.name,
+            stock=self.stock,
+            remaining=self.remaining,
+            starts_at_ms=self.starts_at_ms,
+            ends_at_ms=self.ends_at_ms,
+            per_user_limit=self.per_user_limit,
+            now_ms=now_ms() if now is None else now,
+        )
+
+
+class SaleCache:
+    def __init__(
+        self, client: aioredis.Redis, keys: Keys, *, refresh_interval: float = 1.0
+    ) -> None:
+        self._redis = client
+        self._keys = keys
+        self._refresh_interval = refresh_interval
+        self._sales: dict[UUID, SaleSnapshot] = {}
+        self._loading: dict[UUID, asyncio.Future[SaleSnapshot | None]] = {}
+
+    async def get(self, sale_id: UUID) -> SaleSnapshot | None:
+        """The sale, from memory when this gateway has seen it; None if it does not exist."""
+        cached = self._sales.get(sale_id)
+        if cached is not None:
+            return cached
+        # Coalesce: the first buyers of a new sale arrive together; one read serves them.
+        loading = self._loading.get(sale_id)
+        if loading is None:
+            loading = asyncio.ensure_future(self._load(sale_id))
+            self._loading[sale_id] = loading
+            loading.add_done_callback(lambda _: self._loading.pop(sale_id, None))
+        return await asyncio.shield(loading)
+
+    async def _load(self, sale_id: UUID) -> SaleSnapshot | None:
+        fields = cast(dict[str, str], await self._redis.hgetall(self._keys.sale(sale_id)))
+        if "name" not in fields:
+            return None  # not cached: a sale created a moment later must be found
+        return self._offer(SaleSnapshot.from_hash(sale_id, fields))
+
+    def _offer(self, snapshot: SaleSnapshot) -> SaleSnapshot:
+        current = self._sales.get(snapshot.sale_id)
+        if current is None or snapshot.version >= current.version:
+            self._sales[snapshot.sale_id] = snapshot
+            return snapshot
+        return current
+
+    def apply_update(self, payload: str) -> None:
+        """Apply a counters message from the decision script (sale-updates channel)."""
+        update = json.loads(payload)
+        sale_id = UUID(update["sale_id"])
+        current = self._sales.get(sale_id)
+        if current is None:
+            return  # not a sale this gateway serves yet; it will be read on first use
+        self._offer(
+            replace(
+                current,
+                version=int(update["version"]),
+                stock=int(update["stock"]),
+                remaining=int(update["remaining"]),
+                accepted=int(update["accepted"]),
+                rejected=int(update["rejected"]),
+                enqueued=int(update["enqueued"]),
+            )
+        )
+
+    def known(self) -> Iterable[SaleSnapshot]:
+        return self._sales.values()
+
+    async def refresh(self) -> None:
+        """Re-read every cached sale (one pipelined round trip)."""
+        ids = list(self._sales)
+        if not ids:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for sale_id in ids:
+                pipe.hgetall(self._keys.sale(sale_id))
+            hashes = cast(list[dict[str, str]], await pipe.execute())
+        for sale_id, fields in zip(ids, hashes, strict=True):
+            if "name" in fields:
+                self._offer(SaleSnapshot.from_hash(sale_id, fields))
+
+    async def all(self) -> list[SaleView]:
+        """Every sale, by start time (read from Redis: listing is not a hot path)."""
+        ids = cast(list[str], await self._redis.zrange(self._keys.sales_index, 0, -1))
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for sale_id in ids:
+                pipe.hgetall(self._keys.sale(sale_id))
+            hashes = cast(list[dict[str, str]], await pipe.execute())
+        now = now_ms()
+        return [
+            SaleView.from_hash(UUID(sale_id), fields, now_ms=now)
+            for sale_id, fields in zip(ids, hashes, strict=True)
+            if "name" in fields
+        ]
+
+    async def refresh_forever(self) -> None:
+        """Re-read every cached sale each refresh interval, until cancelled."""
+        while True:
+            await asyncio.sleep(self._refresh_interval)
+            try:
+                await self.refresh()
+            except DEPENDENCY_ERRORS as exc:
+                log.warning("sale refresh failed", extra={"error": f"{type(exc).__name__}: {exc}"})

@@ -1,0 +1,1 @@
+"""Entrypoints: parse what arrives (HTTP, messages, commands), call a handler, answer."""

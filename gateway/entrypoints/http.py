@@ -1,0 +1,96 @@
+"""The public HTTP API: thin routes that parse, call a use case and answer."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway.appkeys import AUTH, FEED, INVENTORY, ORDERS, PURCHASES, SALES, TICKETS
+from gateway.domain import PurchaseRequest, idempotency_key
+from gateway.entrypoints.streams import ticket_stream
+from shared.contracts.errors import NotFound
+from shared.runtime.service import authenticate, authenticate_admin
+from shared.runtime.web import model_response, path_uuid, read_json
+
+routes = web.RouteTableDef()
+
+
+@routes.route("*", "/api/v1/auth/{tail:.*}")
+async def auth_proxy(request: web.Request) -> web.Response:
+    return await request.app[AUTH].forward(request)
+
+
+@routes.route("*", "/api/v1/admin/{tail:.*}")
+async def admin_proxy(request: web.Request) -> web.Response:
+    # Checked here too so that a bad token never reaches the owning service.
+    await authenticate_admin(request)
+    return await request.app[INVENTORY].forward(request)
+
+
+@routes.get("/api/v1/sales")
+async def list_sales(request: web.Request) -> web.Response:
+    sales = await request.app[SALES].all()
+    return web.Response(
+        body=b"[" + b",".join(s.model_dump_json().encode() for s in sales) + b"]",
+        content_type="application/json",
+    )
+
+
+@routes.get("/api/v1/sales/{sale_id}")
+async def get_sale(request: web.Request) -> web.Response:
+    sale_id = path_uuid(request, "sale_id", missing="no such sale")
+    sale = await request.app[SALES].get(sale_id)
+    if sale is None:
+        raise NotFound("no such sale")
+    return model_response(sale.view())
+
+
+def _json(body: bytes, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=body, status=status, headers=headers, content_type="application/json")
+
+
+@routes.post("/api/v1/sales/{sale_id}/purchases")
+async def purchase(request: web.Request) -> web.Response:
+    claims = await authenticate(request)
+    sale_id = path_uuid(request, "sale_id", missing="no such sale")
+    if (await request.read()).strip() not in (b"", b"{}"):  # the usual body needs no parsing
+        await read_json(request, PurchaseRequest, allow_empty=True)
+    ticket_id, status = await request.app[PURCHASES].place(
+        claims.user_id, sale_id, idempotency_key(request.headers.get("Idempotency-Key"))
+    )
+    return _json(
+        f'{{"ticket_id":"{ticket_id}","status":"{status}"}}'.encode(),
+        status=202,
+        headers={"Location": f"/api/v1/tickets/{ticket_id}"},
+    )
+
+
+@routes.get("/api/v1/tickets/{ticket_id}")
+async def get_ticket(request: web.Request) -> web.Response:
+    claims = await authenticate(request)
+    ticket_id = str(path_uuid(request, "ticket_id", missing="no such ticket"))
+    tickets = request.app[TICKETS]
+    ticket = await tickets.get(ticket_id, str(claims.user_id))
+    if ticket is None:
+        raise NotFound("no such ticket")
+    return _json(await tickets.render(ticket_id, ticket))
+
+
+@routes.get("/api/v1/sales/{sale_id}/events")
+async def sale_events(request: web.Request) -> web.StreamResponse:
+    sale_id = path_uuid(request, "sale_id", missing="no such sale")
+    return await request.app[FEED].stream(request, sale_id)
+
+
+@routes.get("/api/v1/tickets/{ticket_id}/events")
+async def ticket_events(request: web.Request) -> web.StreamResponse:
+    claims = await authenticate(request)
+    ticket_id = str(path_uuid(request, "ticket_id", missing="no such ticket"))
+    return await ticket_stream(
+        request, request.app[TICKETS], ticket_id, str(claims.user_id), request.app[FEED].closing
+    )
+
+
+@routes.get("/api/v1/orders")
+async def list_orders(request: web.Request) -> web.Response:
+    await authenticate(request)
+    return await request.app[ORDERS].forward(request)

@@ -1,0 +1,138 @@
+"""Redis adapter: sale hashes, per-user counters and the atomic decision script."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import cast
+from uuid import UUID
+
+import redis.asyncio as aioredis
+
+from inventory_service.domain import (
+    Accepted,
+    Decision,
+    NewSale,
+    Rejected,
+    StockIncreased,
+    UnknownSale,
+)
+from shared.contracts.messages import Command, PlacePurchase
+from shared.contracts.redis_layout import Keys
+from shared.contracts.sales import datetime_to_ms
+
+_DECIDE = resources.files("inventory_service.adapters").joinpath("decide.lua").read_text()
+
+# Creating a sale must be all-or-nothing and safe to repeat (start-up sync, retries): a
+# half-written hash would read as a sale without counters.
+_CREATE = """
+if redis.call("EXISTS", KEYS[1]) == 1 then return 0 end
+redis.call("HSET", KEYS[1], unpack(ARGV, 2))
+redis.call("ZADD", KEYS[2], redis.call("HGET", KEYS[1], "starts_at_ms"), ARGV[1])
+return 1
+"""
+
+
+def _wire(command: Command) -> dict[str, object]:
+    if isinstance(command, PlacePurchase):
+        return {
+            "k": "p",
+            "tid": str(command.ticket_id),
+            "sid": str(command.sale_id),
+            "uid": str(command.user_id),
+            "at": command.requested_at_ms,
+        }
+    return {
+        "k": "s",
+        "cid": str(command.command_id),
+        "sid": str(command.sale_id),
+        "q": command.quantity,
+    }
+
+
+def _parse(command: Command, reply: str) -> Decision:
+    if reply == "u":
+        return UnknownSale(command.sale_id)
+    if reply == "a":
+        assert isinstance(command, PlacePurchase)
+        return Accepted(command.ticket_id)
+    kind, _, rest = reply.partition(":")
+    if kind == "r":
+        assert isinstance(command, PlacePurchase)
+        return Rejected(command.ticket_id, rest)  # type: ignore[arg-type]
+    if kind == "s":
+        stock, _, remaining = rest.partition(":")
+        return StockIncreased(command.command_id, int(stock), int(remaining))  # type: ignore[union-attr]
+    raise ValueError(f"unexpected decision reply {reply!r}")
+
+
+class SaleStore:
+    """The hot state of every sale, changed only through :meth:`decide`."""
+
+    def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
+        self._redis = client
+        self._keys = keys
+        self._decide = client.register_script(_DECIDE)
+        self._create = client.register_script(_CREATE)
+
+    async def decide(self, commands: list[Command]) -> list[Decision]:
+        """Decide ``commands`` in order in one atomic script call (idempotent per item)."""
+        payload = json.dumps([_wire(c) for c in commands])
+        replies = await self._decide(args=[self._keys.prefix, payload])
+        return [_parse(c, r) for c, r in zip(commands, replies, strict=True)]
+
+    async def create(self, sale_id: UUID, sale: NewSale, *, remaining: int | None = None) -> bool:
+        """Put a sale's hash in place unless it exists; True if this call created it."""
+        key = self._keys.sale(sale_id)
+        fields = {
+            "name": sale.name,
+            "stock": sale.stock,
+            "remaining": sale.stock if remaining is None else remaining,
+            "accepted": 0 if remaining is None else sale.stock - remaining,
+            "rejected": 0,
+            "enqueued": 0,
+            "version": 0,
+            "starts_at_ms": datetime_to_ms(sale.starts_at),
+            "ends_at_ms": datetime_to_ms(sale.ends_at),
+            "per_user_limit": sale.per_user_limit,
+        }
+        created = await self._create(
+            keys=[key, self._keys.sales_index],
+            args=[str(sale_id), *(str(x) for kv in fields.items() for x in kv)],
+        )
+        return bool(created)
+
+    async def counters(self, sale_id: UUID) -> dict[str, int] | None:
+        values = await self._redis.hmget(
+            self._keys.sale(sale_id), ["stock", "remaining", "accepted", "rejected"]
+        )
+        if values[0] is None:
+            return None
+        return {
+            name: int(v or 0)
+            for name, v in zip(("stock", "remaining", "accepted", "rejected"), values, strict=True)
+        }
+
+    async def all_sales(self) -> list[tuple[UUID, dict[str, str]]]:
+        """Every sale's hash, by start time (one pipelined round trip)."""
+        ids = cast(list[str], await self._redis.zrange(self._keys.sales_index, 0, -1))
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for sale_id in ids:
+                pipe.hgetall(self._keys.sale(sale_id))
+            hashes = cast(list[dict[str, str]], await pipe.execute())
+        return [
+            (UUID(sale_id), fields)
+            for sale_id, fields in zip(ids, hashes, strict=True)
+            if fields and "name" in fields
+        ]
+
+    async def command_outcome(self, command_id: UUID) -> StockIncreased | None:
+        """The decision of a stock top-up, once the decider has taken it."""
+        reply = await self._redis.get(self._keys.command(command_id))
+        if reply is None:
+            return None
+        _, stock, remaining = str(reply).split(":")
+        return StockIncreased(command_id, int(stock), int(remaining))
+
+    async def ping(self) -> None:
+        await self._redis.ping()

@@ -1,0 +1,1 @@
+"""Adapters: the outside world (Postgres, Redis, the broker, other services) behind the ports."""

@@ -1,0 +1,47 @@
+"""Redis adapter: finalise ticket records where the gateway reads them."""
+
+from __future__ import annotations
+
+import json
+
+import redis.asyncio as aioredis
+
+from order_service.domain import Outcome
+from shared.contracts.redis_layout import Keys
+
+# A whole batch in one call (a client pipeline pays per command): each ticket's final
+# state, then one message telling every gateway (they answer polls and streams from memory).
+# ARGV: prefix, channel, the JSON update list, then (ticket, status, reason, order) per ticket.
+_FINALISE = """
+local prefix = ARGV[1]
+for i = 4, #ARGV, 4 do
+  local key = prefix .. "ticket:" .. ARGV[i]
+  redis.call("HSET", key, "status", ARGV[i + 1])
+  if ARGV[i + 2] ~= "" then redis.call("HSET", key, "reason", ARGV[i + 2]) end
+  if ARGV[i + 3] ~= "" then redis.call("HSET", key, "order_id", ARGV[i + 3]) end
+end
+redis.call("PUBLISH", ARGV[2], ARGV[3])
+return 0
+"""
+
+
+class TicketBoard:
+    def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
+        self._redis = client
+        self._keys = keys
+        self._finalise = client.register_script(_FINALISE)
+
+    async def finalise(self, outcomes: list[Outcome]) -> None:
+        """Mark each ticket confirmed (with its order) or rejected (with its reason), and
+        tell the gateways."""
+        updates = [
+            [str(o.ticket_id), o.status, o.reason or "", str(o.order_id) if o.order_id else ""]
+            for o in outcomes
+        ]
+        args = [self._keys.prefix, self._keys.ticket_updates, json.dumps(updates)]
+        for update in updates:
+            args += update
+        await self._finalise(args=args)
+
+    async def ping(self) -> None:
+        await self._redis.ping()

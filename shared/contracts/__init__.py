@@ -1,0 +1,1 @@
+"""What the services agree on: messages, Redis layout, AMQP topology, tokens, errors, settings."""

@@ -1,0 +1,117 @@
+"""Connections to the three servers, made the same way in every service."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import aio_pika
+import asyncpg
+import redis.asyncio as aioredis
+from aio_pika.abc import AbstractRobustConnection
+
+from shared.runtime.config_errors import PostgresLoginRefused
+from shared.runtime.web import DEPENDENCY_ERRORS
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+_CONNECT_ERRORS: tuple[type[BaseException], ...] = (*DEPENDENCY_ERRORS, OSError)
+
+
+async def retry_until_up(
+    name: str, connect: Callable[[], Awaitable[T]], *, max_delay: float = 5.0
+) -> T:
+    """Connect at start-up, waiting (with backoff and a log line) while the server is down.
+
+    Compose starts services as soon as their servers are healthy, but a server can still be
+    restarting; waiting here is friendlier than crash-looping.
+    """
+    delay = 0.2
+    while True:
+        try:
+            return await connect()
+        except _CONNECT_ERRORS as exc:
+            log.warning(
+                "waiting for dependency",
+                extra={"dependency": name, "error": f"{type(exc).__name__}: {exc}"},
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max_delay)
+
+
+async def open_redis(url: str, *, max_connections: int = 64) -> aioredis.Redis:
+    # A blocking pool: in a burst, requests wait briefly for a connection instead of
+    # failing, and the number of sockets to Redis stays bounded.
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=max_connections,
+        timeout=5,
+        decode_responses=True,
+        # RESP2 explicitly: the Lua scripts' reply shapes are written against it.
+        protocol=2,
+        socket_connect_timeout=2,
+        socket_timeout=5,
+        health_check_interval=10,
+    )
+    client = aioredis.Redis.from_pool(pool)  # owns the pool: aclose() closes it
+    await retry_until_up("redis", client.ping)
+    return client
+
+
+def _refusing_bad_logins(
+    dsn: str, connect: Callable[[], Awaitable[T]]
+) -> Callable[[], Awaitable[T]]:
+    async def attempt() -> T:
+        try:
+            return await connect()
+        except asyncpg.InvalidAuthorizationSpecificationError as exc:
+            # 28000 / 28P01: no waiting fixes a refused login; say what to change instead.
+            raise PostgresLoginRefused(dsn, str(exc)) from exc
+
+    return attempt
+
+
+async def open_postgres(dsn: str, *, max_size: int = 10) -> asyncpg.Pool:
+    """A pool on DATABASE_URL; raises PostgresLoginRefused if the server refuses the login."""
+
+    async def connect() -> asyncpg.Pool:
+        return await asyncpg.create_pool(
+            dsn, min_size=1, max_size=max_size, command_timeout=10, timeout=5
+        )
+
+    return await retry_until_up("postgres", _refusing_bad_logins(dsn, connect))
+
+
+async def connect_postgres(dsn: str, *, database: str | None = None) -> asyncpg.Connection:
+    """One connection to ``database`` (default: the one ``dsn`` names) on ``dsn``'s server.
+
+    Waits while the server is down; raises PostgresLoginRefused if it refuses the login.
+    """
+
+    async def connect() -> asyncpg.Connection:
+        return await asyncpg.connect(dsn, database=database, timeout=5)
+
+    return await retry_until_up("postgres", _refusing_bad_logins(dsn, connect))
+
+
+async def open_amqp(url: str, *, name: str) -> AbstractRobustConnection:
+    async def connect() -> AbstractRobustConnection:
+        # Reconnect after 1 s (aio-pika waits 5 by default): after a broker outage every
+        # second of waiting is a second of 503s at the gateway.
+        return await aio_pika.connect_robust(
+            url, client_properties={"connection_name": name}, timeout=5, reconnect_interval=1
+        )
+
+    return await retry_until_up("rabbitmq", connect)
+
+
+def check_amqp(connection: AbstractRobustConnection | None) -> None:
+    """Readiness of a broker connection: raises while it is down or reconnecting.
+
+    A robust connection is not "closed" while it reconnects (`is_closed` stays False), so
+    readiness must also ask whether it is connected right now.
+    """
+    if connection is None or connection.is_closed or not connection.connected.is_set():
+        raise ConnectionError("not connected to the broker")

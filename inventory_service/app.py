@@ -8,12 +8,25 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from inventory_service.adapters.amqp_commands import AmqpCommandLine
+from inventory_service.adapters.amqp_decisions import AmqpDecisionPublisher
 from inventory_service.adapters.amqp_queues import QueueInspector
-from inventory_service.adapters.postgres_sales import SaleRepository
-from inventory_service.adapters.redis_sales import SaleStore
-from inventory_service.appkeys import AMQP, POOL, QUEUES, REPOSITORY, SETTINGS, STORE, TOP_UPS
+from inventory_service.adapters.postgres_order_counts import PostgresOrderCounts
+from inventory_service.adapters.postgres_sales import PostgresSaleRecords
+from inventory_service.adapters.redis_sales import RedisSaleStore
+from inventory_service.appkeys import (
+    AMQP,
+    LINE,
+    ORDER_COUNTS,
+    POOL,
+    QUEUES,
+    RECORDS,
+    SETTINGS,
+    STORE,
+)
+from inventory_service.entrypoints.consumers import intents_handler
 from inventory_service.entrypoints.http import routes
-from inventory_service.handlers import IntentDecider, StockTopUps, restore_missing_sales
+from inventory_service.handlers import restore_missing_sales
 from inventory_service.settings import InventorySettings
 from shared.contracts.redis_layout import Keys
 from shared.contracts.topology import Names, declare_topology
@@ -25,7 +38,8 @@ from shared.runtime.service import create_base_app, token_verifier_ctx
 async def _postgres(app: web.Application) -> AsyncIterator[None]:
     pool = await open_postgres(app[SETTINGS].database_url)
     app[POOL] = pool
-    app[REPOSITORY] = SaleRepository(pool)
+    app[RECORDS] = PostgresSaleRecords(pool)
+    app[ORDER_COUNTS] = PostgresOrderCounts(pool)
     yield
     await pool.close()
 
@@ -33,8 +47,10 @@ async def _postgres(app: web.Application) -> AsyncIterator[None]:
 async def _redis(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     client = await open_redis(settings.redis_url)
-    app[STORE] = SaleStore(client, Keys(settings.namespace))
-    await restore_missing_sales(app[REPOSITORY], app[STORE])
+    app[STORE] = RedisSaleStore(client, Keys(settings.namespace))
+    await restore_missing_sales(
+        records=app[RECORDS], order_counts=app[ORDER_COUNTS], store=app[STORE]
+    )
     yield
     await client.aclose()
 
@@ -46,23 +62,23 @@ async def _consumers(app: web.Application) -> AsyncIterator[None]:
     connection = await open_amqp(settings.amqp_url, name="inventory_service")
     channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
     topology = await declare_topology(channel, names)
-    decider = IntentDecider(
-        app[STORE],
-        app[REPOSITORY],
-        topology.decisions,
-        await channel.get_exchange(names.dead_letter_exchange),
-        publish_timeout=settings.publish_timeout,
+    decide = intents_handler(
+        store=app[STORE],
+        records=app[RECORDS],
+        publisher=AmqpDecisionPublisher(
+            topology.decisions,
+            await channel.get_exchange(names.dead_letter_exchange),
+            confirm_timeout=settings.publish_timeout,
+        ),
     )
     app[AMQP] = connection
-    app[TOP_UPS] = StockTopUps(
-        topology.intents, names, app[STORE], confirm_timeout=settings.publish_timeout
-    )
+    app[LINE] = AmqpCommandLine(topology.intents, names, confirm_timeout=settings.publish_timeout)
     app[QUEUES] = QueueInspector(connection, names)
     exporter = asyncio.create_task(app[QUEUES].export_forever())
     partitions = [names.intents_queue(p) for p in range(settings.intent_partitions)]
     async with consuming(
         connection,
-        [(queue, decider) for queue in partitions],
+        [(queue, decide) for queue in partitions],
         prefetch=settings.intent_prefetch,
         shutdown_timeout=settings.shutdown_timeout,
     ):

@@ -4,16 +4,18 @@ import asyncpg
 from aio_pika.abc import AbstractRobustConnection
 from aiohttp import web
 
+from inventory_service.adapters.amqp_commands import AmqpCommandLine
 from inventory_service.adapters.amqp_queues import QueueInspector
-from inventory_service.adapters.postgres_sales import SaleRepository
-from inventory_service.adapters.redis_sales import SaleStore
-from inventory_service.handlers import StockTopUps
+from inventory_service.adapters.postgres_order_counts import PostgresOrderCounts
+from inventory_service.adapters.postgres_sales import PostgresSaleRecords
+from inventory_service.adapters.redis_sales import RedisSaleStore
 from inventory_service.settings import InventorySettings
 
 SETTINGS = web.AppKey("settings", InventorySettings)
 POOL = web.AppKey("pool", asyncpg.Pool)
-STORE = web.AppKey("store", SaleStore)
-REPOSITORY = web.AppKey("repository", SaleRepository)
+STORE = web.AppKey("store", RedisSaleStore)
+RECORDS = web.AppKey("records", PostgresSaleRecords)
+ORDER_COUNTS = web.AppKey("order_counts", PostgresOrderCounts)
 AMQP = web.AppKey("amqp", AbstractRobustConnection)
-TOP_UPS = web.AppKey("top_ups", StockTopUps)
+LINE = web.AppKey("line", AmqpCommandLine)
 QUEUES = web.AppKey("queues", QueueInspector)

@@ -17,8 +17,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-FINAL = frozenset({"confirmed", "rejected"})
-_RANK = {"queued": 0, "accepted": 1, "confirmed": 2, "rejected": 2}
+from shared.contracts.redis_layout import FINAL_STATUSES, moves_forward
 
 
 @dataclass(slots=True)
@@ -33,7 +32,7 @@ class Ticket:
 
     @property
     def final(self) -> bool:
-        return self.status in FINAL
+        return self.status in FINAL_STATUSES
 
     def position(self, decided: int) -> int | None:
         """Approximate place in line while queued: intents ahead not yet decided, plus one."""
@@ -111,7 +110,7 @@ class TicketBoard:
         for ticket_id, status, reason, order_id in json.loads(payload):
             ticket = self._tickets.get(ticket_id)
             # Only forward: a late "accepted" must not pull back a final ticket.
-            if ticket is None or _RANK.get(status, -1) < _RANK[ticket.status]:
+            if ticket is None or not moves_forward(ticket.status, status):
                 continue
             ticket.status = status
             ticket.reason = reason or None

@@ -12,9 +12,18 @@ import redis.asyncio as aioredis
 from gateway.adapters.memory_tickets import Ticket, TicketBoard
 from gateway.adapters.redis_sales import SaleCache
 from shared.contracts.messages import PlacePurchase
-from shared.contracts.redis_layout import Keys
+from shared.contracts.redis_layout import Keys, SaleField, TicketField, lua_script
 
 _PENDING = "pending:"
+
+_READ = [
+    TicketField.SALE_ID,
+    TicketField.USER_ID,
+    TicketField.STATUS,
+    TicketField.REASON,
+    TicketField.ORDER_ID,
+    TicketField.SEQ,
+]
 
 # How long the record of a ticket the gateway answered 503 for is kept (seconds).
 _REFUSED_TICKET_TTL = 24 * 3600
@@ -23,18 +32,18 @@ _REFUSED_TICKET_TTL = 24 * 3600
 # what a gateway would otherwise spend most on). Each ticket gets its place in its sale's
 # line, "seq", from the sale's enqueued counter: seq minus the decisions taken so far is its
 # approximate position. Returns the seqs in order.
-_ISSUE = """
-local prefix = ARGV[1]
+# ARGV: prefix, then (ticket, sale, user) per ticket.
+_ISSUE = lua_script("""
 local seqs = {}
 for i = 2, #ARGV, 3 do
   local sid = ARGV[i + 1]
-  local seq = redis.call("HINCRBY", prefix .. "sale:" .. sid, "enqueued", 1)
-  redis.call("HSET", prefix .. "ticket:" .. ARGV[i], "sale_id", sid, "user_id", ARGV[i + 2],
-             "status", "queued", "seq", seq)
+  local seq = redis.call("HINCRBY", sale_key(sid), SALE.enqueued, 1)
+  redis.call("HSET", ticket_key(ARGV[i]), TICKET.sale_id, sid, TICKET.user_id, ARGV[i + 2],
+             TICKET.status, "queued", TICKET.seq, seq)
   seqs[#seqs + 1] = seq
 end
 return seqs
-"""
+""")
 
 
 class TicketStore:
@@ -60,16 +69,13 @@ class TicketStore:
         whose decision then still lands on its record)."""
         async with self._redis.pipeline(transaction=False) as pipe:
             for sale_id, count in Counter(p.sale_id for p in purchases).items():
-                pipe.hincrby(self._keys.sale(sale_id), "enqueued", -count)
+                pipe.hincrby(self._keys.sale(sale_id), SaleField.ENQUEUED, -count)
             for p in purchases:
                 pipe.expire(self._keys.ticket(p.ticket_id), _REFUSED_TICKET_TTL)
             await pipe.execute()
 
     async def read(self, ticket_id: str) -> Ticket | None:
-        values = await self._redis.hmget(
-            self._keys.ticket(ticket_id),
-            ["sale_id", "user_id", "status", "reason", "order_id", "seq"],
-        )
+        values = await self._redis.hmget(self._keys.ticket(ticket_id), _READ)
         sale_id, user_id, status, reason, order_id, seq = cast(list[str | None], values)
         if sale_id is None or user_id is None or status is None:
             return None

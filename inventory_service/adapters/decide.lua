@@ -1,7 +1,8 @@
 -- Decide a batch of commands of one partition, in order, atomically and idempotently.
 -- It implements inventory_service/domain.py (the tests hold both to the same answers).
 --
--- ARGV[1]  key prefix ("<namespace>:")
+-- ARGV[1]  key prefix ("<namespace>:"); the prelude (shared/contracts/redis_layout.py) reads it
+--          and defines sale_key(), ticket_key(), ..., the field names and moves_forward()
 -- ARGV[2]  JSON array of commands:
 --          {"k":"p","tid":ticket,"sid":sale,"uid":user,"at":requested_at_ms}   purchase
 --          {"k":"s","cid":command,"sid":sale,"q":quantity}                      stock top-up
@@ -9,16 +10,15 @@
 --          "a" accepted | "r:<reason>" rejected | "s:<stock>:<remaining>" stock added |
 --          "u" unknown sale (nothing recorded: the caller dead-letters the command)
 --
--- After the batch, each sale it changed is published on "<prefix>sale-updates" (counters and
--- a version that grows with every change), so gateways learn "sold out" within milliseconds,
--- and the tickets it moved to "accepted" on "<prefix>ticket-updates".
+-- After the batch, each sale it changed is published on SALE_UPDATES (counters and a version
+-- that grows with every change), so gateways learn "sold out" within milliseconds, and the
+-- tickets it moved to "accepted" on TICKET_UPDATES.
 --
 -- Idempotency: the first decision of a ticket (or command) is stored with it and returned
 -- again on redelivery, so a redelivered intent never decrements twice.
 -- Keys are built here from the prefix (not passed as KEYS), so this script assumes a
 -- single Redis, not a cluster.
 
-local prefix = ARGV[1]
 local commands = cjson.decode(ARGV[2])
 local out = {}
 local newly_accepted = {}
@@ -28,12 +28,13 @@ local sales = {}
 local function sale_of(sid)
   local sale = sales[sid]
   if sale == nil then
-    local key = prefix .. "sale:" .. sid
-    local f = redis.call("HMGET", key, "remaining", "starts_at_ms", "ends_at_ms", "per_user_limit")
+    local key = sale_key(sid)
+    local f = redis.call("HMGET", key, SALE.remaining, SALE.starts_at_ms, SALE.ends_at_ms,
+                         SALE.per_user_limit)
     if f[1] == false then
       sale = false
     else
-      sale = {sid = sid, key = key, buyers = key .. ":buyers", remaining = tonumber(f[1]),
+      sale = {sid = sid, key = key, buyers = buyers_key(sid), remaining = tonumber(f[1]),
               starts = tonumber(f[2]), ends = tonumber(f[3]), limit = tonumber(f[4]),
               changed = false}
     end
@@ -44,8 +45,8 @@ end
 
 for i, c in ipairs(commands) do
   if c.k == "p" then
-    local tkey = prefix .. "ticket:" .. c.tid
-    local prior = redis.call("HGET", tkey, "decision")
+    local tkey = ticket_key(c.tid)
+    local prior = redis.call("HGET", tkey, TICKET.decision)
     if prior then
       out[i] = prior
     else
@@ -67,26 +68,24 @@ for i, c in ipairs(commands) do
         if decision == "a" then
           sale.remaining = sale.remaining - 1
           redis.call("HINCRBY", sale.buyers, c.uid, 1)
-          redis.call("HINCRBY", sale.key, "remaining", -1)
-          redis.call("HINCRBY", sale.key, "accepted", 1)
-          -- "accepted" only moves a ticket forward from "queued": a late redelivery must
-          -- not pull a confirmed ticket back.
-          local status = redis.call("HGET", tkey, "status")
-          if status == false or status == "queued" then
-            redis.call("HSET", tkey, "decision", decision, "status", "accepted")
+          redis.call("HINCRBY", sale.key, SALE.remaining, -1)
+          redis.call("HINCRBY", sale.key, SALE.accepted, 1)
+          -- A late redelivery must not pull a confirmed ticket back to "accepted".
+          if moves_forward(redis.call("HGET", tkey, TICKET.status), "accepted") then
+            redis.call("HSET", tkey, TICKET.decision, decision, TICKET.status, "accepted")
             newly_accepted[#newly_accepted + 1] = {c.tid, "accepted", "", ""}
           else
-            redis.call("HSET", tkey, "decision", decision)
+            redis.call("HSET", tkey, TICKET.decision, decision)
           end
         else
-          redis.call("HINCRBY", sale.key, "rejected", 1)
-          redis.call("HSET", tkey, "decision", decision)
+          redis.call("HINCRBY", sale.key, SALE.rejected, 1)
+          redis.call("HSET", tkey, TICKET.decision, decision)
         end
         out[i] = decision
       end
     end
   elseif c.k == "s" then
-    local ckey = prefix .. "cmd:" .. c.cid
+    local ckey = command_key(c.cid)
     local prior = redis.call("GET", ckey)
     if prior then
       out[i] = prior
@@ -95,8 +94,8 @@ for i, c in ipairs(commands) do
       if not sale then
         out[i] = "u"
       else
-        local stock = redis.call("HINCRBY", sale.key, "stock", c.q)
-        local remaining = redis.call("HINCRBY", sale.key, "remaining", c.q)
+        local stock = redis.call("HINCRBY", sale.key, SALE.stock, c.q)
+        local remaining = redis.call("HINCRBY", sale.key, SALE.remaining, c.q)
         sale.remaining = remaining
         sale.changed = true
         local result = "s:" .. stock .. ":" .. remaining
@@ -111,15 +110,16 @@ end
 
 for _, sale in pairs(sales) do
   if sale and sale.changed then
-    local version = redis.call("HINCRBY", sale.key, "version", 1)
-    local f = redis.call("HMGET", sale.key, "stock", "remaining", "accepted", "rejected", "enqueued")
-    redis.call("PUBLISH", prefix .. "sale-updates", cjson.encode({
+    local version = redis.call("HINCRBY", sale.key, SALE.version, 1)
+    local f = redis.call("HMGET", sale.key, SALE.stock, SALE.remaining, SALE.accepted,
+                         SALE.rejected, SALE.enqueued)
+    redis.call("PUBLISH", SALE_UPDATES, cjson.encode({
       sale_id = sale.sid, version = version, stock = tonumber(f[1]),
       remaining = tonumber(f[2]), accepted = tonumber(f[3]), rejected = tonumber(f[4]),
       enqueued = tonumber(f[5] or "0")}))
   end
 end
 if #newly_accepted > 0 then
-  redis.call("PUBLISH", prefix .. "ticket-updates", cjson.encode(newly_accepted))
+  redis.call("PUBLISH", TICKET_UPDATES, cjson.encode(newly_accepted))
 end
 return out

@@ -9,7 +9,7 @@ import asyncpg
 from inventory_service.domain import NewSale
 
 
-class SaleRepository:
+class PostgresSaleRecords:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
@@ -26,12 +26,10 @@ class SaleRepository:
             created_by,
         )
 
-    async def all_with_orders(self) -> list[tuple[UUID, NewSale, int]]:
-        """Every sale with its persisted order count (for rebuilding missing Redis state)."""
+    async def all(self) -> list[tuple[UUID, NewSale]]:
+        """Every sale's definition (for rebuilding missing Redis state)."""
         rows = await self._pool.fetch(
-            "SELECT s.sale_id, s.name, s.stock, s.starts_at, s.ends_at, s.per_user_limit,"
-            " (SELECT count(*) FROM orders o WHERE o.sale_id = s.sale_id) AS orders"
-            " FROM sales s"
+            "SELECT sale_id, name, stock, starts_at, ends_at, per_user_limit FROM sales"
         )
         return [
             (
@@ -43,7 +41,6 @@ class SaleRepository:
                     ends_at=r["ends_at"],
                     per_user_limit=r["per_user_limit"],
                 ),
-                r["orders"],
             )
             for r in rows
         ]
@@ -62,10 +59,3 @@ class SaleRepository:
                 await conn.execute(
                     "UPDATE sales SET stock = stock + $2 WHERE sale_id = $1", sale_id, quantity
                 )
-
-    async def exists(self, sale_id: UUID) -> bool:
-        return bool(await self._pool.fetchval("SELECT 1 FROM sales WHERE sale_id = $1", sale_id))
-
-    async def count_orders(self, sale_id: UUID) -> int:
-        count = await self._pool.fetchval("SELECT count(*) FROM orders WHERE sale_id = $1", sale_id)
-        return int(count)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from importlib import resources
 from typing import cast
 from uuid import UUID
@@ -18,19 +19,23 @@ from inventory_service.domain import (
     UnknownSale,
 )
 from shared.contracts.messages import Command, PlacePurchase
-from shared.contracts.redis_layout import Keys
+from shared.contracts.redis_layout import Keys, SaleField, lua_script
 from shared.contracts.sales import datetime_to_ms
 
-_DECIDE = resources.files("inventory_service.adapters").joinpath("decide.lua").read_text()
+_DECIDE = lua_script(
+    resources.files("inventory_service.adapters").joinpath("decide.lua").read_text()
+)
 
 # Creating a sale must be all-or-nothing and safe to repeat (start-up sync, retries): a
 # half-written hash would read as a sale without counters.
-_CREATE = """
-if redis.call("EXISTS", KEYS[1]) == 1 then return 0 end
-redis.call("HSET", KEYS[1], unpack(ARGV, 2))
-redis.call("ZADD", KEYS[2], redis.call("HGET", KEYS[1], "starts_at_ms"), ARGV[1])
+# ARGV: prefix, sale id, then field, value, field, value, ...
+_CREATE = lua_script("""
+local key = sale_key(ARGV[2])
+if redis.call("EXISTS", key) == 1 then return 0 end
+redis.call("HSET", key, unpack(ARGV, 3))
+redis.call("ZADD", SALES_INDEX, redis.call("HGET", key, SALE.starts_at_ms), ARGV[2])
 return 1
-"""
+""")
 
 
 def _wire(command: Command) -> dict[str, object]:
@@ -66,7 +71,7 @@ def _parse(command: Command, reply: str) -> Decision:
     raise ValueError(f"unexpected decision reply {reply!r}")
 
 
-class SaleStore:
+class RedisSaleStore:
     """The hot state of every sale, changed only through :meth:`decide`."""
 
     def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
@@ -75,7 +80,7 @@ class SaleStore:
         self._decide = client.register_script(_DECIDE)
         self._create = client.register_script(_CREATE)
 
-    async def decide(self, commands: list[Command]) -> list[Decision]:
+    async def decide(self, commands: Sequence[Command]) -> list[Decision]:
         """Decide ``commands`` in order in one atomic script call (idempotent per item)."""
         payload = json.dumps([_wire(c) for c in commands])
         replies = await self._decide(args=[self._keys.prefix, payload])
@@ -83,35 +88,33 @@ class SaleStore:
 
     async def create(self, sale_id: UUID, sale: NewSale, *, remaining: int | None = None) -> bool:
         """Put a sale's hash in place unless it exists; True if this call created it."""
-        key = self._keys.sale(sale_id)
         fields = {
-            "name": sale.name,
-            "stock": sale.stock,
-            "remaining": sale.stock if remaining is None else remaining,
-            "accepted": 0 if remaining is None else sale.stock - remaining,
-            "rejected": 0,
-            "enqueued": 0,
-            "version": 0,
-            "starts_at_ms": datetime_to_ms(sale.starts_at),
-            "ends_at_ms": datetime_to_ms(sale.ends_at),
-            "per_user_limit": sale.per_user_limit,
+            SaleField.NAME: sale.name,
+            SaleField.STOCK: sale.stock,
+            SaleField.REMAINING: sale.stock if remaining is None else remaining,
+            SaleField.ACCEPTED: 0 if remaining is None else sale.stock - remaining,
+            SaleField.REJECTED: 0,
+            SaleField.ENQUEUED: 0,
+            SaleField.VERSION: 0,
+            SaleField.STARTS_AT_MS: datetime_to_ms(sale.starts_at),
+            SaleField.ENDS_AT_MS: datetime_to_ms(sale.ends_at),
+            SaleField.PER_USER_LIMIT: sale.per_user_limit,
         }
         created = await self._create(
-            keys=[key, self._keys.sales_index],
-            args=[str(sale_id), *(str(x) for kv in fields.items() for x in kv)],
+            args=[
+                self._keys.prefix,
+                str(sale_id),
+                *(str(x) for kv in fields.items() for x in kv),
+            ],
         )
         return bool(created)
 
     async def counters(self, sale_id: UUID) -> dict[str, int] | None:
-        values = await self._redis.hmget(
-            self._keys.sale(sale_id), ["stock", "remaining", "accepted", "rejected"]
-        )
+        names = [SaleField.STOCK, SaleField.REMAINING, SaleField.ACCEPTED, SaleField.REJECTED]
+        values = await self._redis.hmget(self._keys.sale(sale_id), names)
         if values[0] is None:
             return None
-        return {
-            name: int(v or 0)
-            for name, v in zip(("stock", "remaining", "accepted", "rejected"), values, strict=True)
-        }
+        return {name: int(v or 0) for name, v in zip(names, values, strict=True)}
 
     async def all_sales(self) -> list[tuple[UUID, dict[str, str]]]:
         """Every sale's hash, by start time (one pipelined round trip)."""
@@ -123,7 +126,7 @@ class SaleStore:
         return [
             (UUID(sale_id), fields)
             for sale_id, fields in zip(ids, hashes, strict=True)
-            if fields and "name" in fields
+            if fields and SaleField.NAME in fields
         ]
 
     async def command_outcome(self, command_id: UUID) -> StockIncreased | None:

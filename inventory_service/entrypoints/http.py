@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
-
 from aiohttp import web
 
-from inventory_service.appkeys import QUEUES, REPOSITORY, STORE, TOP_UPS
+from inventory_service import handlers
+from inventory_service.appkeys import LINE, ORDER_COUNTS, QUEUES, RECORDS, STORE
 from inventory_service.domain import NewSale, StockTopUp
 from shared.contracts.errors import NotFound
 from shared.contracts.sales import SaleView, datetime_to_ms, ms_to_datetime, now_ms
+from shared.runtime import request_ids
 from shared.runtime.service import authenticate_admin
 from shared.runtime.web import model_response, path_uuid, read_json
 
@@ -20,11 +20,9 @@ routes = web.RouteTableDef()
 async def create_sale(request: web.Request) -> web.Response:
     admin = await authenticate_admin(request)
     new = await read_json(request, NewSale)
-    sale_id = uuid.uuid4()
-    # Postgres first: it is the durable record, and the start-up sync rebuilds a Redis hash
-    # that a crash between these two writes left missing.
-    await request.app[REPOSITORY].insert(sale_id, new, admin.user_id)
-    await request.app[STORE].create(sale_id, new)
+    sale_id = await handlers.create_sale(
+        new, admin.user_id, records=request.app[RECORDS], store=request.app[STORE]
+    )
     view = SaleView.of(
         sale_id,
         name=new.name,
@@ -45,7 +43,7 @@ async def sale_stats(request: web.Request) -> web.Response:
     counters = await request.app[STORE].counters(sale_id)
     if counters is None:
         raise NotFound("no such sale")
-    orders = await request.app[REPOSITORY].count_orders(sale_id)
+    orders = await request.app[ORDER_COUNTS].of_sale(sale_id)
     return web.json_response({"sale_id": str(sale_id), **counters, "orders": orders})
 
 
@@ -56,7 +54,13 @@ async def add_stock(request: web.Request) -> web.Response:
     top_up = await read_json(request, StockTopUp)
     if await request.app[STORE].counters(sale_id) is None:
         raise NotFound("no such sale")
-    command_id, outcome = await request.app[TOP_UPS].add(sale_id, top_up.add)
+    command_id, outcome = await handlers.add_stock(
+        sale_id,
+        top_up.add,
+        line=request.app[LINE],
+        store=request.app[STORE],
+        request_id=request_ids.current(),
+    )
     if outcome is None:  # still in line behind earlier intents: it will take effect
         return web.json_response(
             {"command_id": str(command_id), "sale_id": str(sale_id), "status": "queued"},

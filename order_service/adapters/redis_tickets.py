@@ -7,22 +7,23 @@ import json
 import redis.asyncio as aioredis
 
 from order_service.domain import Outcome
-from shared.contracts.redis_layout import Keys
+from shared.contracts.redis_layout import Keys, lua_script
 
 # A whole batch in one call (a client pipeline pays per command): each ticket's final
 # state, then one message telling every gateway (they answer polls and streams from memory).
-# ARGV: prefix, channel, the JSON update list, then (ticket, status, reason, order) per ticket.
-_FINALISE = """
-local prefix = ARGV[1]
-for i = 4, #ARGV, 4 do
-  local key = prefix .. "ticket:" .. ARGV[i]
-  redis.call("HSET", key, "status", ARGV[i + 1])
-  if ARGV[i + 2] ~= "" then redis.call("HSET", key, "reason", ARGV[i + 2]) end
-  if ARGV[i + 3] ~= "" then redis.call("HSET", key, "order_id", ARGV[i + 3]) end
+# ARGV: prefix, the JSON update list, then (ticket, status, reason, order) per ticket.
+_FINALISE = lua_script("""
+for i = 3, #ARGV, 4 do
+  local key = ticket_key(ARGV[i])
+  if moves_forward(redis.call("HGET", key, TICKET.status), ARGV[i + 1]) then
+    redis.call("HSET", key, TICKET.status, ARGV[i + 1])
+    if ARGV[i + 2] ~= "" then redis.call("HSET", key, TICKET.reason, ARGV[i + 2]) end
+    if ARGV[i + 3] ~= "" then redis.call("HSET", key, TICKET.order_id, ARGV[i + 3]) end
+  end
 end
-redis.call("PUBLISH", ARGV[2], ARGV[3])
+redis.call("PUBLISH", TICKET_UPDATES, ARGV[2])
 return 0
-"""
+""")
 
 
 class TicketBoard:
@@ -38,7 +39,7 @@ class TicketBoard:
             [str(o.ticket_id), o.status, o.reason or "", str(o.order_id) if o.order_id else ""]
             for o in outcomes
         ]
-        args = [self._keys.prefix, self._keys.ticket_updates, json.dumps(updates)]
+        args = [self._keys.prefix, json.dumps(updates)]
         for update in updates:
             args += update
         await self._finalise(args=args)

@@ -1,4 +1,8 @@
-"""Redis key layout: the contract between the gateway, inventory and order services.
+"""The Redis contract between the services: key layout, hash fields, and the ticket's life.
+
+One owner: every Python adapter builds its keys with :class:`Keys`, and every Lua script is
+prefixed with :func:`lua_prelude`, generated from the same templates, so no script spells a
+key by hand (tests/unit/shared/test_redis_layout.py checks both).
 
 Every key and channel starts with the namespace, so tests and deployments can share a Redis.
 The inventory service owns the sale hashes and per-user counters (it alone decides); the
@@ -10,65 +14,156 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-# Fields of a sale hash. The decision script alone changes stock, remaining, accepted,
-# rejected and version (which grows with every change, so readers can order snapshots);
-# gateways add to enqueued (intents the broker confirmed), so that enqueued - accepted -
-# rejected is the demand still waiting in line.
-SALE_FIELDS = (
-    "name",
-    "stock",
-    "remaining",
-    "accepted",
-    "rejected",
-    "enqueued",
-    "version",
-    "starts_at_ms",
-    "ends_at_ms",
-    "per_user_limit",
+# Key templates after "<namespace>:"; {} stands for an id. The Lua helpers are generated from
+# these (``sale_key(sid)``, ``ticket_key(tid)``, ...), the Python ones read them too.
+TEMPLATES = {
+    "sales_index": "sales",  # sorted set of sale ids, scored by start time
+    "sale": "sale:{}",  # hash, SaleField
+    "buyers": "sale:{}:buyers",  # hash user id -> units accepted for that user in the sale
+    "ticket": "ticket:{}",  # hash, TicketField
+    "command": "cmd:{}",  # the outcome of an operator command (stock top-up), for redelivery
+    "idempotency": "idem:{}:{}",  # user id, "<sale id>:<Idempotency-Key>" -> ticket id
+    # Pub/sub: a sale's counters after each change (JSON, see decide.lua), and ticket status
+    # changes (a JSON list of [ticket, status, reason, order], empty strings for none).
+    "sale_updates": "sale-updates",
+    "ticket_updates": "ticket-updates",
+}
+
+
+class SaleField:
+    """Fields of a sale hash. The decision script alone changes stock, remaining, accepted,
+    rejected and version (which grows with every change, so readers can order snapshots);
+    gateways add to enqueued (intents the broker confirmed), so that enqueued - accepted -
+    rejected is the demand still waiting in line."""
+
+    NAME = "name"
+    STOCK = "stock"
+    REMAINING = "remaining"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    ENQUEUED = "enqueued"
+    VERSION = "version"
+    STARTS_AT_MS = "starts_at_ms"
+    ENDS_AT_MS = "ends_at_ms"
+    PER_USER_LIMIT = "per_user_limit"
+
+
+class TicketField:
+    """Fields of a ticket hash: written by the gateway (sale, user, status queued, seq), the
+    decider (decision, status accepted) and the order service (status final, reason, order)."""
+
+    SALE_ID = "sale_id"
+    USER_ID = "user_id"
+    STATUS = "status"
+    REASON = "reason"
+    ORDER_ID = "order_id"
+    SEQ = "seq"  # the ticket's place in its sale's line (the sale's enqueued count)
+    DECISION = "decision"  # the decider's first answer, repeated on redelivery
+
+
+# A ticket's status only moves forward: queued -> accepted -> confirmed, or to rejected
+# (from queued, or from accepted never in practice). A late or redelivered update of a lower
+# rank never pulls a ticket back.
+STATUS_RANK = {"queued": 0, "accepted": 1, "confirmed": 2, "rejected": 2}
+FINAL_STATUSES = frozenset(
+    s for s, rank in STATUS_RANK.items() if rank == max(STATUS_RANK.values())
 )
 
-# Fields of a ticket hash.
-TICKET_FIELDS = ("sale_id", "user_id", "status", "reason", "order_id")
+
+def moves_forward(current: str | None, new: str) -> bool:
+    """Whether a ticket in ``current`` (None: no record yet) may take ``new``."""
+    return STATUS_RANK.get(new, -1) > (-1 if current is None else STATUS_RANK.get(current, -1))
 
 
 @dataclass(frozen=True)
 class Keys:
+    """The keys and channels of one namespace."""
+
     namespace: str
 
     @property
     def prefix(self) -> str:
         return f"{self.namespace}:"
 
+    def _key(self, template: str, *ids: UUID | str) -> str:
+        return self.prefix + TEMPLATES[template].format(*ids)
+
     @property
     def sales_index(self) -> str:
-        """Sorted set of sale ids, scored by start time."""
-        return f"{self.namespace}:sales"
+        return self._key("sales_index")
 
     def sale(self, sale_id: UUID | str) -> str:
-        return f"{self.namespace}:sale:{sale_id}"
+        return self._key("sale", sale_id)
 
     def buyers(self, sale_id: UUID | str) -> str:
-        """Hash user id -> units accepted for that user in the sale."""
-        return f"{self.namespace}:sale:{sale_id}:buyers"
+        return self._key("buyers", sale_id)
+
+    def ticket(self, ticket_id: UUID | str) -> str:
+        return self._key("ticket", ticket_id)
+
+    def command(self, command_id: UUID | str) -> str:
+        return self._key("command", command_id)
+
+    def idempotency(self, user_id: UUID | str, key: str) -> str:
+        return self._key("idempotency", user_id, key)
 
     @property
     def sale_updates(self) -> str:
-        """Pub/sub channel: a sale's counters after each change (JSON, see decide.lua)."""
-        return f"{self.namespace}:sale-updates"
+        return self._key("sale_updates")
 
     @property
     def ticket_updates(self) -> str:
-        """Pub/sub channel: ticket status changes, a JSON list of [ticket, status, reason,
-        order] (empty strings for none), published per batch by the decider (accepted) and
-        the order service (confirmed / rejected)."""
-        return f"{self.namespace}:ticket-updates"
+        return self._key("ticket_updates")
 
-    def ticket(self, ticket_id: UUID | str) -> str:
-        return f"{self.namespace}:ticket:{ticket_id}"
 
-    def idempotency(self, user_id: UUID | str, key: str) -> str:
-        return f"{self.namespace}:idem:{user_id}:{key}"
+def _lua_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
-    def command(self, command_id: UUID | str) -> str:
-        """Outcome of an operator command (stock top-up), for idempotent redelivery."""
-        return f"{self.namespace}:cmd:{command_id}"
+
+def _lua_function(name: str, template: str) -> str:
+    """``local function <name>_key(a, b) return PREFIX .. "x:" .. a .. ":" .. b end``."""
+    pieces = template.split("{}")
+    args = [f"id{i}" for i in range(len(pieces) - 1)]
+    parts = ["PREFIX"]
+    for i, piece in enumerate(pieces):
+        if piece:
+            parts.append(_lua_string(piece))
+        if i < len(args):
+            parts.append(args[i])
+    body = " .. ".join(parts)
+    if not args:
+        return f"local {name.upper()} = {body}"
+    return f"local function {name}_key({', '.join(args)}) return {body} end"
+
+
+def lua_prelude() -> str:
+    """Lua that every script starts with: PREFIX (from ARGV[1]), a function per key template
+    (channels as constants), the field names, and the status rule."""
+    lines = [
+        "-- Generated by shared/contracts/redis_layout.py: the key layout, fields and status",
+        "-- rule every service shares. Scripts take the key prefix as ARGV[1].",
+        "local PREFIX = ARGV[1]",
+        *(_lua_function(name, template) for name, template in TEMPLATES.items()),
+        "local SALE = {"
+        + ", ".join(
+            f"{k.lower()} = {_lua_string(v)}" for k, v in vars(SaleField).items() if k.isupper()
+        )
+        + "}",
+        "local TICKET = {"
+        + ", ".join(
+            f"{k.lower()} = {_lua_string(v)}" for k, v in vars(TicketField).items() if k.isupper()
+        )
+        + "}",
+        "local STATUS_RANK = {"
+        + ", ".join(f"{status} = {rank}" for status, rank in STATUS_RANK.items())
+        + "}",
+        "local function moves_forward(current, new)",
+        "  return (STATUS_RANK[new] or -1) > ((current and STATUS_RANK[current]) or -1)",
+        "end",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def lua_script(body: str) -> str:
+    """A script's full source: the prelude, then its body."""
+    return lua_prelude() + body

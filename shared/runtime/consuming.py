@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 from aio_pika.abc import (
     AbstractIncomingMessage,
@@ -26,7 +27,23 @@ from shared.runtime.web import DEPENDENCY_ERRORS
 
 log = logging.getLogger(__name__)
 
-Batch = Sequence[AbstractIncomingMessage]
+
+class Delivery(Protocol):
+    """What a batch handler sees of a delivered message (aio-pika's, or a test's fake)."""
+
+    @property
+    def body(self) -> bytes: ...
+
+    @property
+    def headers(self) -> Mapping[str, Any]: ...
+
+    def reject(self, requeue: bool = False) -> Awaitable[None]:
+        """Settle this message alone: dead-letter it (requeue=False) or give it back."""
+        ...
+
+
+Batch = Sequence[Delivery]
+# Settles the poison messages of a batch itself (reject); the consumer acks the rest after it.
 BatchHandler = Callable[[Batch], Awaitable[None]]
 
 

@@ -8,8 +8,8 @@ from uuid import UUID, uuid4
 import asyncpg
 import redis.asyncio as aioredis
 
-from inventory_service.adapters.postgres_sales import SaleRepository
-from inventory_service.adapters.redis_sales import SaleStore
+from inventory_service.adapters.postgres_sales import PostgresSaleRecords
+from inventory_service.adapters.redis_sales import RedisSaleStore
 from inventory_service.domain import NewSale
 from shared.contracts.redis_layout import Keys
 
@@ -34,6 +34,6 @@ async def seed_sale(
     )
     sale_id = uuid4()
     if pg is not None:
-        await SaleRepository(pg).insert(sale_id, sale, uuid4())
-    await SaleStore(redis_client, Keys(namespace)).create(sale_id, sale)
+        await PostgresSaleRecords(pg).insert(sale_id, sale, uuid4())
+    await RedisSaleStore(redis_client, Keys(namespace)).create(sale_id, sale)
     return sale_id, sale

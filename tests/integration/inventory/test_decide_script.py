@@ -6,7 +6,7 @@ from uuid import uuid4
 
 import pytest
 
-from inventory_service.adapters.redis_sales import SaleStore
+from inventory_service.adapters.redis_sales import RedisSaleStore
 from inventory_service.domain import (
     Accepted,
     NewSale,
@@ -40,7 +40,7 @@ def intent(sale_id, user, at=None):
 
 @pytest.fixture
 def store(redis_client, namespace):
-    return SaleStore(redis_client, Keys(namespace))
+    return RedisSaleStore(redis_client, Keys(namespace))
 
 
 async def test_redelivered_intent_gets_the_same_decision_and_no_second_decrement(

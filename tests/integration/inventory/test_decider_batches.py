@@ -4,7 +4,7 @@ from uuid import uuid4
 
 import pytest
 
-from inventory_service.adapters.redis_sales import SaleStore
+from inventory_service.adapters.redis_sales import RedisSaleStore
 from inventory_service.app import create_app
 from inventory_service.settings import InventorySettings
 from shared.contracts.messages import (
@@ -77,7 +77,7 @@ async def test_mixed_batch_accept_reject_duplicate_top_up_and_poison(
     assert isinstance(added, StockAdded)
     assert (added.stock, added.remaining) == (3, 1)
 
-    counters = await SaleStore(redis_client, Keys(namespace)).counters(sale_id)
+    counters = await RedisSaleStore(redis_client, Keys(namespace)).counters(sale_id)
     assert counters == {"stock": 3, "remaining": 0, "accepted": 3, "rejected": 2}
     # The top-up is durable, once.
     assert await pg.fetchval("SELECT stock FROM sales WHERE sale_id = $1", sale_id) == 3

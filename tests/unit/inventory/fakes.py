@@ -1,0 +1,136 @@
+"""In-memory fakes of the inventory service's ports (inventory_service/ports.py).
+
+FakeSaleStore decides with the pure rules (inventory_service/domain.py) that the Redis script
+implements; tests/integration/contracts/test_sale_store.py holds both to the same answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
+
+from inventory_service.domain import (
+    Decision,
+    NewSale,
+    SaleCounters,
+    StockIncreased,
+    decide_batch,
+)
+from shared.contracts.messages import AddStock, Command, Event
+from shared.contracts.sales import datetime_to_ms
+
+
+class Failing:
+    """Mixin: ``fail_with`` makes the next call of any port method raise it (then clears)."""
+
+    fail_with: BaseException | None = None
+
+    def _maybe_fail(self) -> None:
+        if self.fail_with is not None:
+            error, self.fail_with = self.fail_with, None
+            raise error
+
+
+class FakeSaleStore(Failing):
+    def __init__(self) -> None:
+        self.sales: dict[UUID, SaleCounters] = {}
+        self.decided: dict[UUID, Decision] = {}  # ticket or command id -> its first decision
+
+    async def decide(self, commands: Sequence[Command]) -> list[Decision]:
+        self._maybe_fail()
+        return decide_batch(self.sales, commands, self.decided)
+
+    async def create(self, sale_id: UUID, sale: NewSale, *, remaining: int | None = None) -> bool:
+        self._maybe_fail()
+        if sale_id in self.sales:
+            return False
+        left = sale.stock if remaining is None else remaining
+        self.sales[sale_id] = SaleCounters(
+            stock=sale.stock,
+            remaining=left,
+            starts_at_ms=datetime_to_ms(sale.starts_at),
+            ends_at_ms=datetime_to_ms(sale.ends_at),
+            per_user_limit=sale.per_user_limit,
+            accepted=sale.stock - left,
+        )
+        return True
+
+    async def counters(self, sale_id: UUID) -> dict[str, int] | None:
+        self._maybe_fail()
+        sale = self.sales.get(sale_id)
+        if sale is None:
+            return None
+        return {
+            "stock": sale.stock,
+            "remaining": sale.remaining,
+            "accepted": sale.accepted,
+            "rejected": sale.rejected,
+        }
+
+    async def command_outcome(self, command_id: UUID) -> StockIncreased | None:
+        self._maybe_fail()
+        decision = self.decided.get(command_id)
+        return decision if isinstance(decision, StockIncreased) else None
+
+
+class FakeSaleRecords(Failing):
+    def __init__(self) -> None:
+        self.sales: dict[UUID, tuple[NewSale, UUID]] = {}
+        self.stock_changes: dict[UUID, tuple[UUID, int]] = {}  # command -> (sale, quantity)
+
+    async def insert(self, sale_id: UUID, sale: NewSale, created_by: UUID) -> None:
+        self._maybe_fail()
+        self.sales[sale_id] = (sale, created_by)
+
+    async def all(self) -> list[tuple[UUID, NewSale]]:
+        self._maybe_fail()
+        return [(sale_id, sale) for sale_id, (sale, _) in self.sales.items()]
+
+    async def record_stock_change(self, command_id: UUID, sale_id: UUID, quantity: int) -> None:
+        self._maybe_fail()
+        self.stock_changes.setdefault(command_id, (sale_id, quantity))
+
+
+class FakeOrderCounts:
+    def __init__(self, counts: dict[UUID, int] | None = None) -> None:
+        self.counts = dict(counts or {})
+
+    async def of_sale(self, sale_id: UUID) -> int:
+        return self.counts.get(sale_id, 0)
+
+    async def by_sale(self) -> dict[UUID, int]:
+        return dict(self.counts)
+
+
+class FakeDecisionPublisher(Failing):
+    def __init__(self) -> None:
+        self.published: list[tuple[list[Event], list[str | None]]] = []
+        self.dead: list[tuple[list[Command], list[str | None], str]] = []
+
+    async def publish(self, events: Sequence[Event], request_ids: Sequence[str | None]) -> None:
+        self._maybe_fail()
+        self.published.append((list(events), list(request_ids)))
+
+    async def dead_letter(
+        self, commands: Sequence[Command], request_ids: Sequence[str | None], *, reason: str
+    ) -> None:
+        self._maybe_fail()
+        self.dead.append((list(commands), list(request_ids), reason))
+
+    @property
+    def events(self) -> list[Event]:
+        return [event for events, _ in self.published for event in events]
+
+
+class FakeCommandLine:
+    """A sale's line; with ``store`` set it is decided at once (an idle line), without it the
+    command waits (a long line)."""
+
+    def __init__(self, store: FakeSaleStore | None = None) -> None:
+        self.store = store
+        self.enqueued: list[tuple[AddStock, str | None]] = []
+
+    async def enqueue(self, command: AddStock, request_id: str | None) -> None:
+        self.enqueued.append((command, request_id))
+        if self.store is not None:
+            await self.store.decide([command])

@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from order_service.adapters.postgres_orders import OrderRepository
-from order_service.adapters.redis_tickets import TicketBoard
-from order_service.appkeys import AMQP, BOARD, POOL, REPOSITORY, SETTINGS
+from order_service.adapters.postgres_orders import PostgresOrders
+from order_service.adapters.redis_tickets import RedisTicketFinaliser
+from order_service.appkeys import AMQP, ORDERS, POOL, SETTINGS, TICKETS
+from order_service.entrypoints.consumers import decisions_handler
 from order_service.entrypoints.http import routes
-from order_service.handlers import DecisionPersister
 from order_service.settings import OrderSettings
 from shared.contracts.redis_layout import Keys
 from shared.contracts.topology import Names, declare_topology
@@ -23,7 +23,7 @@ from shared.runtime.service import create_base_app, token_verifier_ctx
 async def _postgres(app: web.Application) -> AsyncIterator[None]:
     pool = await open_postgres(app[SETTINGS].database_url)
     app[POOL] = pool
-    app[REPOSITORY] = OrderRepository(pool)
+    app[ORDERS] = PostgresOrders(pool)
     yield
     await pool.close()
 
@@ -31,7 +31,7 @@ async def _postgres(app: web.Application) -> AsyncIterator[None]:
 async def _redis(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     client = await open_redis(settings.redis_url)
-    app[BOARD] = TicketBoard(client, Keys(settings.namespace))
+    app[TICKETS] = RedisTicketFinaliser(client, Keys(settings.namespace))
     yield
     await client.aclose()
 
@@ -44,10 +44,10 @@ async def _consumer(app: web.Application) -> AsyncIterator[None]:
     app[AMQP] = connection
     channel = await connection.channel()
     await declare_topology(channel, names)
-    persister = DecisionPersister(app[REPOSITORY], app[BOARD])
+    persist = decisions_handler(orders=app[ORDERS], tickets=app[TICKETS])
     async with consuming(
         connection,
-        [(names.decisions_queue, persister)],
+        [(names.decisions_queue, persist)],
         prefetch=settings.decision_prefetch,
         shutdown_timeout=settings.shutdown_timeout,
     ):
@@ -61,7 +61,7 @@ def create_app(settings: OrderSettings) -> web.Application:
         await app[POOL].fetchval("SELECT 1")
 
     async def redis_ready() -> None:
-        await app[BOARD].ping()
+        await app[TICKETS].ping()
 
     async def amqp_ready() -> None:
         check_amqp(app.get(AMQP))

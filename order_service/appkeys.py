@@ -4,12 +4,12 @@ import asyncpg
 from aio_pika.abc import AbstractRobustConnection
 from aiohttp import web
 
-from order_service.adapters.postgres_orders import OrderRepository
-from order_service.adapters.redis_tickets import TicketBoard
+from order_service.adapters.postgres_orders import PostgresOrders
+from order_service.adapters.redis_tickets import RedisTicketFinaliser
 from order_service.settings import OrderSettings
 
 SETTINGS = web.AppKey("settings", OrderSettings)
 POOL = web.AppKey("pool", asyncpg.Pool)
-REPOSITORY = web.AppKey("repository", OrderRepository)
-BOARD = web.AppKey("board", TicketBoard)
+ORDERS = web.AppKey("orders", PostgresOrders)
+TICKETS = web.AppKey("tickets", RedisTicketFinaliser)
 AMQP = web.AppKey("amqp", AbstractRobustConnection)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -23,11 +24,11 @@ ON CONFLICT (ticket_id) DO NOTHING
 """
 
 
-class OrderRepository:
+class PostgresOrders:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def persist(self, outcomes: list[Outcome]) -> None:
+    async def persist(self, outcomes: Sequence[Outcome]) -> None:
         """Write tickets and orders of a batch atomically; rows already there are kept."""
         orders = [o for o in outcomes if o.order_id is not None]
         async with self._pool.acquire() as conn, conn.transaction():

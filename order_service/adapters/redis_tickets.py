@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 import redis.asyncio as aioredis
 
@@ -26,13 +27,13 @@ return 0
 """)
 
 
-class TicketBoard:
+class RedisTicketFinaliser:
     def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
         self._redis = client
         self._keys = keys
         self._finalise = client.register_script(_FINALISE)
 
-    async def finalise(self, outcomes: list[Outcome]) -> None:
+    async def finalise(self, outcomes: Sequence[Outcome]) -> None:
         """Mark each ticket confirmed (with its order) or rejected (with its reason), and
         tell the gateways."""
         updates = [

@@ -5,7 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from order_service.appkeys import REPOSITORY
+from order_service import handlers
+from order_service.appkeys import ORDERS
 from shared.contracts.errors import ValidationFailed
 from shared.runtime.service import authenticate
 
@@ -36,7 +37,7 @@ async def list_orders(request: web.Request) -> web.Response:
             "invalid query parameters",
             details=[{"field": "limit", "message": e["msg"]} for e in exc.errors()],
         ) from None
-    orders = await request.app[REPOSITORY].orders_of(claims.user_id, query.limit)
+    orders = await handlers.list_orders(claims.user_id, query.limit, orders=request.app[ORDERS])
     return web.json_response(
         [
             {

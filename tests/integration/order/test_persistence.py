@@ -6,7 +6,7 @@ from uuid import uuid4
 
 import pytest
 
-from order_service.adapters.postgres_orders import OrderRepository
+from order_service.adapters.postgres_orders import PostgresOrders
 from order_service.app import create_app
 from order_service.domain import order_id_for, outcomes_of
 from order_service.settings import OrderSettings
@@ -47,7 +47,7 @@ async def counts(pg, sale_id):
 async def test_a_repeated_batch_inserts_nothing_twice(pg):
     sale_id = uuid4()
     events = [accepted(sale_id), accepted(sale_id), rejected(sale_id)]
-    repository = OrderRepository(pg)
+    repository = PostgresOrders(pg)
     await repository.persist(outcomes_of(events))
     # Redelivered: the same events again, one of them twice within the batch.
     await repository.persist(outcomes_of([*events, events[0]]))

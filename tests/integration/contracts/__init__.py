@@ -1,0 +1,1 @@
+"""Contract tests: each port's in-memory fake and its real adapter, held to the same checks."""

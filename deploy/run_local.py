@@ -9,26 +9,20 @@ prints the credentials.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import secrets
 import signal
 import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
-from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parents[1]
+from shared.runtime.launcher import ROOT, ServiceProcess, four_services, start_in_order, stop_all
+
 DATA = ROOT / ".data"
-SERVICES = [  # (package, default port); auth first: the others fetch its keys
-    ("auth_service", 8081),
-    ("inventory_service", 8082),
-    ("order_service", 8083),
-    ("gateway", 8080),
-]
+PORTS = {"auth_service": 8081, "inventory_service": 8082, "order_service": 8083, "gateway": 8080}
 SERVERS = {
     "AMQP_URL": ("amqp://guest:guest@127.0.0.1:5672/", 5672, "RabbitMQ"),
     "DATABASE_URL": ("postgresql://postgres@127.0.0.1:5432/flashsale", 5432, "PostgreSQL"),
@@ -64,35 +58,6 @@ def admin_credentials(env: dict[str, str]) -> tuple[str, str]:
     return username, env["ADMIN_PASSWORD"]
 
 
-def port_of(package: str, default: int, env: dict[str, str]) -> int:
-    return int(env.get(f"{package.upper()}_PORT", default))
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url} exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/readyz", timeout=2):  # noqa: S310 (local URL)
-                return
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not become ready in {timeout:.0f}s")
-
-
-def stop(processes: list[subprocess.Popen[bytes]]) -> None:
-    for process in reversed(processes):  # gateway first: stop taking purchases
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 20
-    for process in processes:
-        try:
-            process.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
 def parse_args(argv: list[str] | None) -> None:
     parser = argparse.ArgumentParser(
         prog="make run (python deploy/run_local.py)",
@@ -117,59 +82,63 @@ def main(argv: list[str] | None = None) -> int:
     if migration.returncode != 0:
         # The migration said why (2: a configuration to fix, such as DATABASE_URL's login).
         return migration.returncode
+    ports = {module: int(env.get(f"{module.upper()}_PORT", port)) for module, port in PORTS.items()}
+    services = four_services(env, ports=ports, own_session=True)
+    return asyncio.run(supervise(services, username, password))
 
-    urls = {pkg: f"http://127.0.0.1:{port_of(pkg, port, env)}" for pkg, port in SERVICES}
-    env.setdefault("AUTH_URL", urls["auth_service"])
-    env.setdefault("INVENTORY_URL", urls["inventory_service"])
-    env.setdefault("ORDER_URL", urls["order_service"])
 
-    stopping = False
-
-    def request_stop(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
-
-    processes: list[subprocess.Popen[bytes]] = []
+async def supervise(services: list[ServiceProcess], username: str, password: str) -> int:
+    """Start the services, watch them until Ctrl-C (or SIGTERM) or one exits; stop them all."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     try:
-        for package, port in SERVICES:
-            service_env = {**env, "PORT": str(port_of(package, port, env))}
-            # A session of its own: Ctrl-C reaches only this supervisor, which then
-            # stops the services in order with SIGTERM.
-            process = subprocess.Popen(
-                [sys.executable, "-m", package], cwd=ROOT, env=service_env, start_new_session=True
-            )
-            processes.append(process)
-            if package == "auth_service":
-                wait_ready(urls[package], process)
-        for (package, _), process in zip(SERVICES, processes, strict=True):
-            wait_ready(urls[package], process)
-    except (RuntimeError, KeyboardInterrupt) as exc:
+        starting = asyncio.ensure_future(start_in_order(services, within=60))
+        if not await finished_first(starting, stop):
+            print("start-up interrupted", file=sys.stderr)
+            return 1
+        starting.result()
+        gateway = services[-1].url.replace("127.0.0.1", "localhost")
+        print(
+            "\nFlash-sale engine is running (Ctrl-C stops it)\n"
+            f"  web page:  {gateway}/\n"
+            f"  API:       {gateway}/api/v1\n"
+            f"  API docs:  {gateway}/api/docs\n"
+            f"  admin:     {username} / {password}   (local development only)\n",
+            flush=True,
+        )
+        watching = asyncio.ensure_future(first_exit(services))
+        if await finished_first(watching, stop):
+            print(f"{watching.result()}; stopping", file=sys.stderr)
+            return 1
+        print("stopping…", flush=True)
+        return 0
+    except (RuntimeError, TimeoutError) as exc:
         print(f"start-up failed: {exc}", file=sys.stderr)
-        stop(processes)
         return 1
+    finally:
+        stop_all(services)
 
-    gateway = urls["gateway"].replace("127.0.0.1", "localhost")
-    print(
-        "\nFlash-sale engine is running (Ctrl-C stops it)\n"
-        f"  web page:  {gateway}/\n"
-        f"  API:       {gateway}/api/v1\n"
-        f"  API docs:  {gateway}/api/docs\n"
-        f"  admin:     {username} / {password}   (local development only)\n",
-        flush=True,
-    )
-    while not stopping:
-        for (package, _), process in zip(SERVICES, processes, strict=True):
-            if process.poll() is not None:
-                print(f"{package} exited with {process.returncode}; stopping", file=sys.stderr)
-                stop(processes)
-                return 1
-        time.sleep(0.5)
-    print("stopping…", flush=True)
-    stop(processes)
-    return 0
+
+async def finished_first(work: asyncio.Future[Any], stop: asyncio.Event) -> bool:
+    """Whether ``work`` finished before ``stop`` was set; if not, it is cancelled."""
+    stopped = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({work, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if work.done():
+        return True
+    work.cancel()
+    return False
+
+
+async def first_exit(services: list[ServiceProcess]) -> str:
+    """Waits until a service's process exits; which one, and how."""
+    while True:
+        for service in services:
+            if service.process is not None and service.process.poll() is not None:
+                return f"{service.module} exited with {service.process.returncode}"
+        await asyncio.sleep(0.5)
 
 
 if __name__ == "__main__":

@@ -14,8 +14,6 @@ import json
 import os
 import re
 import shutil
-import signal
-import subprocess
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -30,6 +28,7 @@ import redis.asyncio as aioredis
 
 from shared.contracts.redis_layout import Keys
 from shared.contracts.topology import Names, delete_topology
+from shared.runtime.launcher import start_together, stop_all
 from tests.conftest import TEST_PARTITIONS
 from tests.faults.crowd import Attempt, Crowd
 from tests.support.api import Api
@@ -106,13 +105,13 @@ class Rig:
         """Wait until every running service reports ready; seconds it took."""
         started = time.monotonic()
         deadline = started + timeout
-        running = [s for s in self.stack.services if s.process and s.process.poll() is None]
+        running = [s for s in self.stack.services if s.running]
         while True:
             states = await asyncio.gather(*(self.ready(s) for s in running))
             if all(states):
                 return time.monotonic() - started
             if time.monotonic() > deadline:
-                down = [s.log_path.stem for s, ok in zip(running, states, strict=True) if not ok]
+                down = [s.name for s, ok in zip(running, states, strict=True) if not ok]
                 raise AssertionError(f"not ready {timeout}s after recovery: {down}")
             await asyncio.sleep(0.1)
 
@@ -198,25 +197,14 @@ def terminate_all(services: Iterable[ServiceProcess]) -> dict[str, dict[str, Any
     Returns each one's exit code and seconds to exit, and keeps them in the artifacts: a
     service that needs SIGKILL to stop is a finding.
     """
-    services = [s for s in services if s.process is not None and s.process.poll() is None]
-    started = time.monotonic()
-    for service in services:
-        service.signal(signal.SIGTERM)
-    exits: dict[str, dict[str, Any]] = {}
-    for service in services:
-        assert service.process is not None
-        try:
-            # One SIGTERM only: ServiceProcess.stop() would send a second one.
-            code: int | None = service.process.wait(max(0.0, started + 20 - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            service.kill()
-            code = None
-        exits[service.log_path.stem] = {
-            "exit_code": code,
-            "seconds": round(time.monotonic() - started, 2),
-        }
-    if services:
-        write_json(services[0].log_path.parent / "shutdown.json", exits)
+    services = list(services)
+    exits = {
+        name: {"exit_code": code, "seconds": seconds}
+        for name, (code, seconds) in stop_all(services).items()
+    }
+    logs = [s.log for s in services if s.log is not None]
+    if exits and logs:
+        write_json(logs[0].parent / "shutdown.json", exits)
     return exits
 
 
@@ -265,9 +253,7 @@ async def open_rig(
         await stack.start()
         # Started after the first inventory service is ready, a replica is the standby on
         # every partition (single active consumer goes to the first registered).
-        for process in [*extra_gateways, *standbys]:
-            process.start()
-        await asyncio.gather(*(p.wait_ready() for p in [*extra_gateways, *standbys]))
+        await start_together([*extra_gateways, *standbys])
         api = Api(session, stack.gateway.url)
         admin = await api.login(*ADMIN)
         sale = await api.create_sale(admin, stock=stock, per_user_limit=per_user_limit)

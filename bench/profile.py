@@ -22,9 +22,9 @@ from pathlib import Path
 import aiohttp
 import uvloop
 
-from bench.__main__ import GATEWAY_PORT, HOST, create_sale, purchases
 from bench.client import encode_request
 from bench.crowd import burst
+from bench.phases import GATEWAY_PORT, HOST, create_sale, purchases
 from bench.system import RESULTS, BenchConfig, Engine, issue_tokens, reset
 
 SERVICES = ("gateway", "inventory_service", "order_service")

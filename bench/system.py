@@ -7,22 +7,21 @@ import json
 import os
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import aio_pika
-import aiohttp
 import asyncpg
 import redis.asyncio as aioredis
 
 from shared.contracts.topology import Names, delete_topology
 from shared.migrate import migrate
+from shared.runtime.launcher import four_services, start_in_order, stop_all
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 
-SERVICES = {
+PORTS = {
     "auth_service": 18081,
     "inventory_service": 18082,
     "order_service": 18083,
@@ -60,8 +59,8 @@ class BenchConfig:
         return self.database_url.rsplit("/", 1)[0] + "/postgres"
 
     def env(self) -> dict[str, str]:
+        """The services' settings, on top of this process's environment."""
         return {
-            **os.environ,
             "AMQP_URL": self.amqp_url,
             "REDIS_URL": self.redis_url,
             "DATABASE_URL": self.database_url,
@@ -70,9 +69,6 @@ class BenchConfig:
             "LOG_LEVEL": self.log_level,
             "JWT_PRIVATE_KEY_FILE": str(ROOT / ".data" / "bench-jwt.pem"),
             "JWT_TTL_SECONDS": "7200",
-            "AUTH_URL": f"http://127.0.0.1:{SERVICES['auth_service']}",
-            "INVENTORY_URL": f"http://127.0.0.1:{SERVICES['inventory_service']}",
-            "ORDER_URL": f"http://127.0.0.1:{SERVICES['order_service']}",
             "EVENT_LOOP": "uvloop" if self.uvloop else "asyncio",
             "PYTHONPATH": str(self.code_root),
             **self.extra_env,
@@ -102,62 +98,30 @@ async def reset(config: BenchConfig) -> None:
 
 
 class Engine:
-    """The four services as processes; stopped together."""
+    """The four services as processes, logs in bench/results; stopped together."""
 
     def __init__(self, config: BenchConfig) -> None:
         self.config = config
-        self.processes: dict[str, subprocess.Popen[bytes]] = {}
-        RESULTS.mkdir(parents=True, exist_ok=True)
+        self.services = four_services(
+            config.env(), ports=PORTS, log_dir=RESULTS, cwd=config.code_root
+        )
 
     @property
     def gateway(self) -> str:
-        return f"http://127.0.0.1:{SERVICES['gateway']}"
+        return self.services[-1].url
 
     async def start(self) -> None:
-        env = self.config.env()
-        for name, port in SERVICES.items():
-            log = (RESULTS / f"{name}.log").open("wb")
-            self.processes[name] = subprocess.Popen(
-                [sys.executable, "-m", name],
-                cwd=self.config.code_root,
-                env={**env, "PORT": str(port)},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-            if name == "auth_service":
-                await wait_ready(f"http://127.0.0.1:{port}", self.processes[name])
-        for name, port in SERVICES.items():
-            await wait_ready(f"http://127.0.0.1:{port}", self.processes[name])
+        for service in self.services:
+            service.log_path.unlink(missing_ok=True)  # this run's lines only
+        await start_in_order(self.services, within=60)
         # For profilers (py-spy record --pid ...) attached while a phase runs.
         (RESULTS / "pids.json").write_text(json.dumps(self.pids()))
 
     def pids(self) -> dict[str, int]:
-        return {name: p.pid for name, p in self.processes.items()}
+        return {s.module: s.process.pid for s in self.services if s.process is not None}
 
     def stop(self) -> None:
-        for process in self.processes.values():
-            process.terminate()
-        for process in self.processes.values():
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-
-async def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"{url} exited with {process.returncode} (see bench/results/)")
-            try:
-                async with session.get(f"{url}/readyz") as resp:
-                    if resp.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise TimeoutError(f"{url} not ready after {timeout}s")
+        stop_all(self.services)
 
 
 def issue_tokens(
@@ -180,7 +144,7 @@ def issue_tokens(
             "7200",
         ],
         cwd=config.code_root,
-        env=config.env(),
+        env={**os.environ, **config.env()},
         check=True,
         capture_output=True,
     )

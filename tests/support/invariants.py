@@ -1,6 +1,6 @@
-"""The promises, checked after a scenario (the checks themselves live in bench.invariants)."""
+"""The promises, checked after a scenario (the checks themselves live in promises.checks)."""
 
-from bench.invariants import Outcome, outcome, violations, wait_until_final
+from promises.checks import Outcome, outcome, violations, wait_until_final
 
 __all__ = ["Outcome", "assert_invariants", "outcome", "wait_until_final"]
 

@@ -1,4 +1,4 @@
-"""The promises, checked against the servers after a scenario."""
+"""The promises, checked in Redis and Postgres after a scenario or a bench phase."""
 
 from __future__ import annotations
 
@@ -24,7 +24,6 @@ class Outcome:
     confirmed: int
     final: int
     orders: int
-    distinct_buyers: int
     max_per_user: int
     pending: list[str]
 
@@ -66,9 +65,6 @@ async def outcome(
     conn = await asyncpg.connect(database_url)
     try:
         orders = await conn.fetchval("SELECT count(*) FROM orders WHERE sale_id = $1", sale_id)
-        distinct = await conn.fetchval(
-            "SELECT count(DISTINCT user_id) FROM orders WHERE sale_id = $1", sale_id
-        )
         max_per_user = await conn.fetchval(
             "SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM orders"
             " WHERE sale_id = $1 GROUP BY user_id) per_user",
@@ -89,7 +85,6 @@ async def outcome(
         confirmed=statuses["confirmed"],
         final=statuses["confirmed"] + statuses["rejected"],
         orders=orders,
-        distinct_buyers=distinct,
         max_per_user=max_per_user,
         pending=pending,
     )

@@ -138,13 +138,3 @@ class TooManyAttempts(TooManyRequests):
         )
         # Which limit refused (client, user, account, in_flight): for metrics, not the client.
         self.limit = limit
-
-
-class NotABenchAccount(Conflict):
-    """issue-tokens refuses to mint tokens for an account someone registered for real."""
-
-    default_code = "not_a_bench_account"
-
-
-# Stored for load-test accounts: not a bcrypt hash, so no password ever matches it.
-UNUSABLE_PASSWORD_HASH = "!"  # noqa: S105 (a marker, not a secret)

@@ -13,11 +13,9 @@ from auth_service.domain import (
     LoginRequest,
     StoredUser,
     User,
-    username_problem,
 )
 from auth_service.ports import LoginThrottle, PasswordHasher, UserStore
 from auth_service.tokens import IssuedToken, TokenIssuer
-from shared.contracts.tokens import Role
 
 
 async def register_user(
@@ -94,21 +92,3 @@ async def ensure_admin(
         return AdminOutcome(User(existing.user_id, existing.username, existing.role), "unchanged")
     user, created = await users.save_admin(credentials.username, await hasher.hash(password))
     return AdminOutcome(user, "created" if created else "updated")
-
-
-def bench_usernames(prefix: str, count: int) -> list[str]:
-    """`<prefix>-1` ... `<prefix>-<count>`; ValueError if those names break the account rules."""
-    if count < 1:
-        raise ValueError("count must be at least 1")
-    for probe in (f"{prefix}-1", f"{prefix}-{count}"):
-        problem = username_problem(probe)
-        if problem:
-            raise ValueError(f"prefix {prefix!r} gives usernames like {probe!r}: {problem}")
-    return [f"{prefix}-{i}" for i in range(1, count + 1)]
-
-
-async def prepare_bench_users(
-    prefix: str, count: int, role: Role, *, users: UserStore
-) -> list[User]:
-    """The load-test accounts, created if missing; they have no usable password."""
-    return await users.ensure_bench_users(bench_usernames(prefix, count), role)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Protocol
 
 from auth_service.domain import Attempt, StoredUser, User, Verdict
-from shared.contracts.tokens import Role
 
 
 class UserStore(Protocol):
@@ -15,8 +13,6 @@ class UserStore(Protocol):
     async def find(self, username: str) -> StoredUser | None: ...
 
     async def save_admin(self, username: str, password_hash: str) -> tuple[User, bool]: ...
-
-    async def ensure_bench_users(self, usernames: Sequence[str], role: Role) -> list[User]: ...
 
 
 class PasswordHasher(Protocol):

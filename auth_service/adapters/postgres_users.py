@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import cast
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import asyncpg
 
-from auth_service.domain import (
-    UNUSABLE_PASSWORD_HASH,
-    NotABenchAccount,
-    StoredUser,
-    User,
-    UsernameTaken,
-)
+from auth_service.domain import StoredUser, User, UsernameTaken
 from shared.contracts.tokens import Role
 
 # The unique index on lower(username) (shared/migrations/0001_initial.sql).
 _USERNAME_INDEX = "users_username_key"
-_COLUMNS = "user_id, username, role, password_hash"
 
 
 def _stored(row: asyncpg.Record) -> StoredUser:
@@ -56,7 +48,8 @@ class PostgresUsers:
     async def find(self, username: str) -> StoredUser | None:
         """The user with this name in any letter case, or None."""
         row = await self._pool.fetchrow(
-            f"SELECT {_COLUMNS} FROM users WHERE lower(username) = lower($1)",  # noqa: S608
+            "SELECT user_id, username, role, password_hash FROM users"
+            " WHERE lower(username) = lower($1)",
             username,
         )
         return None if row is None else _stored(row)
@@ -77,40 +70,3 @@ class PostgresUsers:
         assert row is not None  # INSERT ... ON CONFLICT DO UPDATE always returns the row
         user = User(row["user_id"], row["username"], cast(Role, row["role"]))
         return user, user.user_id == new_id
-
-    async def ensure_bench_users(self, usernames: Sequence[str], role: Role) -> list[User]:
-        """Create the missing load-test accounts (unusable password) in one statement; all of them.
-
-        Refuses (NotABenchAccount, nothing written) if a name belongs to a real account.
-        """
-        lowered = [name.lower() for name in usernames]
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                "INSERT INTO users (user_id, username, password_hash, role)"
-                " SELECT gen_random_uuid(), name, $2, $3 FROM unnest($1::text[]) AS name"
-                " ON CONFLICT ((lower(username))) DO NOTHING",
-                list(usernames),
-                UNUSABLE_PASSWORD_HASH,
-                role,
-            )
-            rows = await conn.fetch(
-                f"SELECT {_COLUMNS} FROM users WHERE lower(username) = ANY($1::text[])",  # noqa: S608
-                lowered,
-            )
-            real = [r["username"] for r in rows if r["password_hash"] != UNUSABLE_PASSWORD_HASH]
-            if real:
-                raise NotABenchAccount(
-                    f"{len(real)} of these usernames belong to real accounts, e.g. {real[0]!r};"
-                    " choose another prefix"
-                )
-            if any(r["role"] != role for r in rows):
-                await conn.execute(
-                    "UPDATE users SET role = $2"
-                    " WHERE lower(username) = ANY($1::text[]) AND role <> $2",
-                    lowered,
-                    role,
-                )
-        found: dict[str, tuple[UUID, str]] = {
-            r["username"].lower(): (r["user_id"], r["username"]) for r in rows
-        }
-        return [User(*found[low], role) for low in lowered]

@@ -1,14 +1,11 @@
-"""Operator commands: create-admin and issue-tokens (for load tests)."""
+"""Operator commands: create-admin, and what every command shares (errors, the database)."""
 
 from __future__ import annotations
 
 import asyncio
 import getpass
-import json
 import math
-import os
 import sys
-import time
 from typing import TextIO
 
 import asyncpg
@@ -16,13 +13,9 @@ from pydantic import SecretStr, ValidationError
 
 from auth_service import handlers
 from auth_service.adapters.bcrypt_passwords import BcryptHasher
-from auth_service.adapters.key_files import load_key_ring
 from auth_service.adapters.postgres_users import PostgresUsers
-from auth_service.bulk_tokens import sign_tokens
-from auth_service.domain import Credentials, User
+from auth_service.domain import Credentials
 from auth_service.settings import AuthSettings
-from auth_service.tokens import TokenIssuer
-from shared.contracts.tokens import Role
 from shared.runtime.entrypoint import describe
 
 
@@ -44,7 +37,7 @@ def read_password(stream: TextIO) -> str:
     return stream.readline().removesuffix("\n").removesuffix("\r")
 
 
-async def _connect(dsn: str) -> asyncpg.Pool:
+async def connect(dsn: str) -> asyncpg.Pool:
     # Fail fast: an operator at a prompt wants an error, not a silent wait for the server.
     try:
         return await asyncpg.create_pool(dsn, min_size=1, max_size=2, timeout=5)
@@ -52,21 +45,21 @@ async def _connect(dsn: str) -> asyncpg.Pool:
         raise CommandError(f"cannot connect to the database: {type(exc).__name__}") from None
 
 
-def _database_error(exc: asyncpg.PostgresError) -> CommandError:
+def database_error(exc: asyncpg.PostgresError) -> CommandError:
     hint = " (is the database migrated? python -m shared.migrate)"
     missing = isinstance(exc, asyncpg.UndefinedTableError)
     return CommandError(f"database error: {exc}{hint if missing else ''}")
 
 
 async def _create_admin(settings: AuthSettings, credentials: Credentials) -> str:
-    pool = await _connect(settings.database_url)
+    pool = await connect(settings.database_url)
     # An operator's command waits for its one hash, however long the queue.
     hasher = BcryptHasher(rounds=settings.bcrypt_rounds, workers=1, max_wait=math.inf)
     try:
         await hasher.start()
         outcome = await handlers.ensure_admin(credentials, users=PostgresUsers(pool), hasher=hasher)
     except asyncpg.PostgresError as exc:
-        raise _database_error(exc) from None
+        raise database_error(exc) from None
     finally:
         await hasher.close()
         await pool.close()
@@ -81,48 +74,6 @@ def create_admin(settings: AuthSettings, username: str, stdin: TextIO) -> str:
     except ValidationError as exc:
         raise CommandError(describe(exc), status=2) from None
     return asyncio.run(_create_admin(settings, credentials))
-
-
-async def _bench_users(settings: AuthSettings, prefix: str, count: int, role: Role) -> list[User]:
-    pool = await _connect(settings.database_url)
-    try:
-        return await handlers.prepare_bench_users(prefix, count, role, users=PostgresUsers(pool))
-    except asyncpg.PostgresError as exc:
-        raise _database_error(exc) from None
-    finally:
-        await pool.close()
-
-
-def issue_tokens(
-    settings: AuthSettings,
-    *,
-    count: int,
-    prefix: str,
-    ttl_seconds: int | None,
-    role: Role,
-    workers: int | None,
-    out: TextIO,
-) -> int:
-    """Write one JSON line {user_id, username, access_token} per load-test user; how many."""
-    try:
-        handlers.bench_usernames(prefix, count)
-    except ValueError as exc:
-        raise CommandError(str(exc), status=2) from None
-    # The key first: a key problem should not leave half a job done in the database.
-    ring = load_key_ring(settings)
-    issuer = TokenIssuer(
-        ring.signing,
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-        ttl_seconds=ttl_seconds or settings.jwt_ttl_seconds,
-    )
-    users = asyncio.run(_bench_users(settings, prefix, count, role))
-    processes = workers or os.cpu_count() or 1
-    for user, token in sign_tokens(issuer, users, now=int(time.time()), workers=processes):
-        line = {"user_id": str(user.user_id), "username": user.username, "access_token": token}
-        out.write(json.dumps(line) + "\n")
-    out.flush()
-    return len(users)
 
 
 def fail(error: CommandError) -> int:

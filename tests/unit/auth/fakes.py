@@ -6,7 +6,6 @@ from collections import Counter
 from dataclasses import replace
 
 from auth_service.domain import (
-    UNUSABLE_PASSWORD_HASH,
     Attempt,
     StoredUser,
     TooManyAttempts,
@@ -42,15 +41,6 @@ class FakeUsers:
             row = replace(existing, role="admin", password_hash=password_hash)
         self.rows[username.lower()] = row
         return User(row.user_id, row.username, row.role), existing is None
-
-    async def ensure_bench_users(self, usernames, role):
-        from uuid import uuid4
-
-        for name in usernames:
-            self.rows.setdefault(
-                name.lower(), StoredUser(uuid4(), name, role, UNUSABLE_PASSWORD_HASH)
-            )
-        return [self.rows[n.lower()] for n in usernames]
 
 
 class FakeHasher:

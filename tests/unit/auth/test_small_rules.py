@@ -1,7 +1,7 @@
 import pytest
 
 from auth_service.adapters.redis_throttle import retry_after_seconds
-from auth_service.handlers import bench_usernames
+from auth_service.loadtest.accounts import bench_usernames
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Signing many tokens at once (issue-tokens): across processes, as RSA signing holds the GIL."""
+"""Signing many tokens at once: across processes, as RSA signing holds the GIL."""
 
 from __future__ import annotations
 

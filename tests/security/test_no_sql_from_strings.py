@@ -1,22 +1,45 @@
-"""No SQL is put together from strings anywhere in the services (a static check of the source).
+"""No SQL is put together from strings in the services: ruff's S608 where it can see, and a
+small check of what reaches asyncpg where it cannot.
 
-Values go to Postgres as bind parameters ($1, $2...), never inside the query text. The only
-queries built at run time are listed below, each with the reason it is safe.
+Values go to Postgres as bind parameters ($1, $2...), never inside the query text.
+
+S608 (selected with the other "S" rules in pyproject.toml, ignored for no product package)
+reports a string that looks like SQL and is built with an f-string, `+`, `%` or `.format()`,
+wherever it is built, even from constants (`# noqa: S608` then says why). It knows SQL only by
+the shapes `SELECT ... FROM`, `DELETE FROM`, `INSERT ... VALUES` and `UPDATE ... SET`, and it
+looks at how a string is built, not at what reaches the database. So it does not see:
+
+- statements of other shapes: DDL (`CREATE`, `DROP`, `ALTER`, `TRUNCATE`), `INSERT ... SELECT`
+  or `SELECT` without `FROM`, and fragments built apart (`where = "a = " + x`, `q += ...`);
+- strings put together with `str.join`;
+- a query that is not built in sight at all: a parameter, a request's value, a call's result.
+
+For those, ``unseen_queries`` holds every asyncpg call in the services to a string literal or a
+module-level constant bound once to one; the exceptions are listed in ALLOWED with the reason.
 """
 
 from __future__ import annotations
 
+import ast
+import json
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
-from tests.security.sqlcheck import Checker, Finding
+import pytest
+
 from tests.support.processes import ROOT
 
 PACKAGES = ["gateway", "inventory_service", "order_service", "auth_service", "shared"]
+RUFF = [sys.executable, "-m", "ruff", "check", "--no-cache", "--output-format", "json"]
 
-# (file, the query argument exactly as ast.unparse writes it) -> why it is safe. Keyed by the
-# expression, not the line number, so edits elsewhere in the file do not invalidate an entry,
-# while any change to the query itself needs a new look.
+# asyncpg's query methods. Not `prepare`: aiohttp's StreamResponse.prepare(request) has the name
+# too, and S608 still reports SQL built for it.
+QUERY_METHODS = frozenset({"execute", "executemany", "fetch", "fetchrow", "fetchval", "fetchmany"})
+
+# (file, the query argument as ast.unparse writes it) -> why it is safe. Keyed by the
+# expression, not the line, so edits elsewhere keep an entry while a changed query needs one.
 ALLOWED: dict[tuple[str, str], str] = {
     ("shared/migrate.py", "f'CREATE DATABASE {quoted}'"): (
         "CREATE DATABASE takes no bind parameters. The name comes from the operator's "
@@ -30,29 +53,94 @@ ALLOWED: dict[tuple[str, str], str] = {
 }
 
 
-def scan(root: Path, packages: list[str]) -> list[Finding]:
-    return Checker(root).scan(packages)
+def unseen_queries(root: Path, packages: list[str]) -> list[tuple[str, str, int]]:
+    """(file, query, line) of each asyncpg call whose query is not a string literal or a
+    module-level constant bound once to one."""
+    found = []
+    for package in packages:
+        for path in sorted((root / package).rglob("*.py")):
+            tree = ast.parse(path.read_text())
+            constants = _constants(tree)
+            for call in ast.walk(tree):
+                query = _query_of(call)
+                if query is None or _text(query):
+                    continue
+                if isinstance(query, ast.Name) and query.id in constants:
+                    continue
+                assert isinstance(call, ast.Call)
+                found.append((path.relative_to(root).as_posix(), ast.unparse(query), call.lineno))
+    return found
 
 
-def test_no_query_is_built_from_strings():
-    unexpected = [f for f in scan(ROOT, PACKAGES) if f.key not in ALLOWED]
-    assert unexpected == [], "\n".join(map(str, unexpected))
+def _constants(tree: ast.Module) -> set[str]:
+    """Module-level names bound exactly once, to a string literal."""
+    bound: dict[str, list[ast.expr | None]] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    bound.setdefault(target.id, []).append(node.value)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            bound.setdefault(node.target.id, []).append(node.value)
+    return {name for name, values in bound.items() if len(values) == 1 and _text(values[0])}
+
+
+def _query_of(node: ast.AST) -> ast.expr | None:
+    """The query argument if ``node`` calls an asyncpg query method."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+        return None
+    if node.func.attr not in QUERY_METHODS and not node.func.attr.startswith("copy_"):
+        return None
+    keyword = next((k.value for k in node.keywords if k.arg in ("query", "table_name")), None)
+    return keyword if keyword is not None else (node.args[0] if node.args else None)
+
+
+def _text(node: ast.expr | None) -> bool:
+    return isinstance(node, ast.Constant) and isinstance(node.value, str)
+
+
+def ruff_findings(path: Path, *options: str) -> list[dict]:
+    out = subprocess.run([*RUFF, *options, str(path)], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode in (0, 1), out.stderr
+    return list(json.loads(out.stdout))
+
+
+def test_no_query_reaches_asyncpg_out_of_s608s_sight():
+    unexpected = [q for q in unseen_queries(ROOT, PACKAGES) if q[:2] not in ALLOWED]
+    assert unexpected == [], "\n".join(f"{p}:{line}: {q}" for p, q, line in unexpected)
 
 
 def test_every_allowed_query_is_still_there():
     # A stale entry would silently allow the next query that happens to look the same.
-    found = {f.key for f in scan(ROOT, PACKAGES)}
+    found = {q[:2] for q in unseen_queries(ROOT, PACKAGES)}
     assert set(ALLOWED) <= found, set(ALLOWED) - found
 
 
-# A scratch package: each query marked BAD must be reported, each marked OK must not.
-SCRATCH = """
+@pytest.mark.parametrize("package", PACKAGES)
+def test_s608_is_on_for_the_package(package, tmp_path):
+    # The project's own configuration, as `make lint` runs it, on a file inside the package.
+    probe = "def query(user: str) -> str:\n    return f\"SELECT * FROM t WHERE a = '{user}'\"\n"
+    out = subprocess.run(
+        [*RUFF, "--stdin-filename", f"{package}/probe.py", "-"],
+        input=probe,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert "S608" in {f["code"] for f in json.loads(out.stdout)}, out.stdout
+
+
+# Each shape the old hand-written checker reported, with who reports it now: S608 or
+# unseen_queries. Lines marked OK must be reported by neither.
+SHAPES = """
+import os
+
 import asyncpg
-from scratch.constants import COLUMNS as IMPORTED_COLUMNS, built_at_import
 
 TABLE = "orders"
 COLUMNS = "order_id, " + "user_id"
-QUERY = f"SELECT {COLUMNS} FROM {TABLE} WHERE user_id = $1"
+QUERY = "SELECT order_id FROM orders WHERE user_id = $1"
+BUILT_AT_IMPORT = "SELECT * FROM " + os.environ["TABLE"]  # S608 at import
 COUNTER = "x"
 COUNTER = "y"
 
@@ -60,96 +148,61 @@ COUNTER = "y"
 async def queries(conn: asyncpg.Connection, user: str, table: str, limit: int, order: str):
     await conn.fetch("SELECT 1 FROM orders WHERE user_id = $1", user)  # OK literal
     await conn.fetch(QUERY, user)  # OK module constant
-    await conn.fetch(f"SELECT {COLUMNS} FROM orders WHERE user_id = $1", user)  # OK constants
-    await conn.fetch(f"SELECT {IMPORTED_COLUMNS} FROM t WHERE a = $1", user)  # OK imported
-    await conn.fetch("SELECT " + COLUMNS + " FROM orders")  # OK concatenated constants
-    await conn.fetch(f"SELECT * FROM orders WHERE user_id = '{user}'")  # BAD f-string
-    await conn.fetch("SELECT * FROM orders WHERE user_id = '%s'" % user)  # BAD %-format
-    await conn.fetch("SELECT * FROM orders WHERE user_id = '%s' AND %d" % (user, limit))  # BAD
-    await conn.fetch("SELECT * FROM orders WHERE user_id = '{}'".format(user))  # BAD .format
-    await conn.fetch("SELECT * FROM {t}".format(t=table))  # BAD .format keyword
-    await conn.fetch("SELECT * FROM orders ORDER BY " + order)  # BAD concatenation
-    await conn.execute(f"DROP TABLE {table}")  # BAD execute
-    await conn.executemany(f"INSERT INTO {table} VALUES ($1)", [(1,)])  # BAD executemany
-    await conn.fetchrow(f"SELECT * FROM t LIMIT {limit}")  # BAD fetchrow
-    await conn.fetchval(query=f"SELECT * FROM t WHERE a = '{user}'")  # BAD keyword
-    await conn.copy_from_query(f"SELECT * FROM {table}", output="x")  # BAD copy_*
-    await conn.cursor(f"SELECT * FROM {table}")  # BAD cursor
-    await conn.fetch(" ".join(["SELECT * FROM", table]))  # BAD join
-    await conn.fetch(f"SELECT * FROM t WHERE a = {user!r}")  # BAD f-string with !r
-    await conn.fetch(f"SELECT * FROM t" if limit else f"SELECT * FROM {table}")  # BAD branch
+    await conn.fetch(f"SELECT * FROM orders WHERE user_id = '{user}'")  # S608 f-string
+    await conn.fetch("SELECT * FROM orders WHERE user_id = '%s'" % user)  # S608 %-format
+    await conn.fetch("SELECT * FROM orders WHERE user_id = '%s' AND %d" % (user, limit))  # S608
+    await conn.fetch("SELECT * FROM orders WHERE user_id = '{}'".format(user))  # S608 .format
+    await conn.fetch("SELECT * FROM {t}".format(t=table))  # S608 .format keyword
+    await conn.fetch("SELECT * FROM orders ORDER BY " + order)  # S608 concatenation
+    await conn.executemany(f"INSERT INTO {table} VALUES ($1)", [(1,)])  # S608 executemany
+    await conn.fetchrow(f"SELECT * FROM t LIMIT {limit}")  # S608 fetchrow
+    await conn.fetchval(query=f"SELECT * FROM t WHERE a = '{user}'")  # S608 keyword
+    await conn.copy_from_query(f"SELECT * FROM {table}", output="x")  # S608 copy_*
+    await conn.cursor(f"SELECT * FROM {table}")  # S608 cursor
+    await conn.prepare(f"SELECT * FROM {table}")  # S608 prepare
+    await conn.fetch(f"SELECT * FROM t WHERE a = {user!r}")  # S608 f-string with !r
+    await conn.fetch(f"SELECT * FROM t" if limit else f"SELECT * FROM {table}")  # S608 branch
+    await conn.fetch(f"SELECT {COLUMNS} FROM orders WHERE user_id = $1", user)  # S608 constants
+    await conn.execute(f"DROP TABLE {table}")  # UNSEEN: DDL
+    await conn.fetch(f"INSERT INTO {table} (a) SELECT $1")  # UNSEEN: INSERT ... SELECT
+    await conn.fetch(" ".join(["SELECT * FROM", table]))  # UNSEEN: join
 
 
 async def laundering(conn: asyncpg.Connection, user: str, request):
-    sql = f"SELECT * FROM orders WHERE user_id = '{user}'"
-    await conn.fetch(sql)  # BAD via a local
+    sql = f"SELECT * FROM orders WHERE user_id = '{user}'"  # S608 into a local
+    await conn.fetch(sql)  # UNSEEN: a local
     where = "user_id = '" + user + "'"
-    await conn.fetch(f"SELECT * FROM orders WHERE {where}")  # BAD via a local piece
-    ok = "SELECT * FROM orders WHERE user_id = $1"
-    await conn.fetch(ok, user)  # OK local constant
+    await conn.fetch(f"SELECT * FROM orders WHERE {where}")  # S608 a local piece
     grown = "SELECT * FROM orders"
     grown += " WHERE user_id = " + user
-    await conn.fetch(grown)  # BAD +=
-    await conn.fetch(request.query["sql"])  # BAD straight from the request (opaque)
-    await conn.fetch(built_at_import)  # BAD imported, but not a constant there
-    await conn.fetch(COUNTER)  # BAD module name bound twice
-    await conn.fetch(user)  # BAD a parameter (opaque)
-    if (q := f"SELECT {user}"):
-        await conn.fetch(q)  # BAD walrus
+    await conn.fetch(grown)  # UNSEEN: +=
+    await conn.fetch(request.query["sql"])  # UNSEEN: straight from the request
+    await conn.fetch(user)  # UNSEEN: a parameter
+    await conn.fetch(BUILT_AT_IMPORT)  # UNSEEN: a constant, but not a literal
+    await conn.fetch(COUNTER)  # UNSEEN: a module name bound twice
+    if q := f"SELECT {user}":
+        await conn.fetch(q)  # UNSEEN: walrus
 
 
 async def not_queries(pipe, response, request):
-    await pipe.execute()  # no query at all: Redis pipelines
+    await pipe.execute()  # OK Redis pipelines: no query at all
     await response.prepare(request)  # OK aiohttp, not asyncpg
-
-
-async def prepared(conn: asyncpg.Connection, table: str):
-    await conn.prepare(f"SELECT * FROM {table}")  # BAD prepare
-    statement = "SELECT * FROM " + table
-    await conn.prepare(statement)  # BAD prepare via a local
-"""
-
-SCRATCH_CONSTANTS = """
-import os
-
-COLUMNS = "a, b"
-built_at_import = "SELECT * FROM " + os.environ["TABLE"]
 """
 
 
-def test_the_checker_catches_injection_shapes(tmp_path):
+def test_every_old_injection_shape_is_reported(tmp_path):
     package = tmp_path / "scratch"
     package.mkdir()
-    (package / "__init__.py").write_text("")
-    (package / "queries.py").write_text(textwrap.dedent(SCRATCH))
-    (package / "constants.py").write_text(textwrap.dedent(SCRATCH_CONSTANTS))
+    (package / "queries.py").write_text(textwrap.dedent(SHAPES))
     lines = (package / "queries.py").read_text().splitlines()
-    bad = {n for n, line in enumerate(lines, 1) if "# BAD" in line}
-    ok = {n for n, line in enumerate(lines, 1) if "# OK" in line}
-    findings = scan(tmp_path, ["scratch"])
-    flagged = {f.line for f in findings}
-    assert bad - flagged == set(), [lines[n - 1] for n in sorted(bad - flagged)]
-    assert flagged & ok == set(), [str(f) for f in findings if f.line in ok]
-    assert flagged <= bad, [str(f) for f in findings if f.line not in bad]
-    # String building is told apart from what the checker merely cannot see through.
-    kinds = {f.line: f.kind for f in findings}
-    assert kinds[next(n for n in bad if "BAD f-string" in lines[n - 1])] == "built"
-    assert kinds[next(n for n in bad if "straight from the request" in lines[n - 1])] == "opaque"
-
-
-def test_the_allow_list_does_not_hide_a_new_query_in_the_same_file(tmp_path):
-    shared = tmp_path / "shared"
-    shared.mkdir()
-    (shared / "__init__.py").write_text("")
-    (shared / "migrate.py").write_text(
-        textwrap.dedent(
-            """
-            async def create_database(conn, name):
-                quoted = '"' + name.replace('"', '""') + '"'
-                await conn.execute(f"CREATE DATABASE {quoted}")
-                await conn.execute(f"DROP DATABASE {name}")
-            """
-        )
-    )
-    unexpected = [f for f in scan(tmp_path, ["shared"]) if f.key not in ALLOWED]
-    assert [f.query for f in unexpected] == ["f'DROP DATABASE {name}'"]
+    marked = {
+        tag: {n for n, line in enumerate(lines, 1) if f"# {tag}" in line}
+        for tag in ("S608", "UNSEEN", "OK")
+    }
+    findings = ruff_findings(package, "--isolated", "--select", "S608")
+    s608 = {f["location"]["row"] for f in findings}
+    unseen = {line for _, _, line in unseen_queries(tmp_path, ["scratch"])}
+    for tag, reported in (("S608", s608), ("UNSEEN", unseen)):
+        missed = sorted(marked[tag] - reported)
+        assert missed == [], [lines[n - 1] for n in missed]
+    assert (s608 | unseen) & marked["OK"] == set()

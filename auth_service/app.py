@@ -17,7 +17,6 @@ from auth_service.adapters.redis_throttle import RedisLoginThrottle
 from auth_service.appkeys import (
     HASHER,
     JWKS_BODY,
-    KEY_RING,
     PG_POOL,
     REDIS,
     SETTINGS,
@@ -66,7 +65,6 @@ async def signing_keys_ctx(app: web.Application) -> AsyncIterator[None]:
     # File reads and (in development) RSA key generation block: keep them off the loop.
     ring = await asyncio.to_thread(load_key_ring, settings)
     document = ring.jwks()
-    app[KEY_RING] = ring
     app[JWKS_BODY] = json.dumps(document).encode()
     app[TOKEN_ISSUER] = TokenIssuer(
         ring.signing,

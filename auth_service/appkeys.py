@@ -10,14 +10,12 @@ from auth_service.adapters.bcrypt_passwords import BcryptHasher
 from auth_service.adapters.postgres_users import PostgresUsers
 from auth_service.adapters.redis_throttle import RedisLoginThrottle
 from auth_service.settings import AuthSettings
-from auth_service.signing_keys import KeyRing
 from auth_service.tokens import TokenIssuer
 
 SETTINGS = web.AppKey("settings", AuthSettings)
 PG_POOL = web.AppKey("pg_pool", asyncpg.Pool)
 REDIS = web.AppKey("redis", aioredis.Redis)
 HASHER = web.AppKey("hasher", BcryptHasher)
-KEY_RING = web.AppKey("key_ring", KeyRing)
 JWKS_BODY = web.AppKey("jwks_body", bytes)
 TOKEN_ISSUER = web.AppKey("token_issuer", TokenIssuer)
 USERS = web.AppKey("users", PostgresUsers)

@@ -19,8 +19,6 @@ _USERNAME_CHARS = re.compile(r"[A-Za-z0-9_.-]+")
 # limit is on the UTF-8 encoding, not on characters.
 PASSWORD_MIN_BYTES, PASSWORD_MAX_BYTES = 8, 72
 
-ROLES: tuple[Role, ...] = ("user", "admin")
-
 
 def username_problem(username: str) -> str | None:
     """Why ``username`` is not acceptable, or None."""

@@ -106,10 +106,6 @@ class Engine:
             config.env(), ports=PORTS, log_dir=RESULTS, cwd=config.code_root
         )
 
-    @property
-    def gateway(self) -> str:
-        return self.services[-1].url
-
     async def start(self) -> None:
         for service in self.services:
             service.log_path.unlink(missing_ok=True)  # this run's lines only

@@ -64,11 +64,6 @@ class Conflict(AppError):
     default_code = "conflict"
 
 
-class PayloadTooLarge(AppError):
-    status = 413
-    default_code = "payload_too_large"
-
-
 class _RetryLater(AppError):
     def __init__(self, message: str, *, retry_after: int = 1, **kw: Any) -> None:
         headers = {**kw.pop("headers", {}), "Retry-After": str(max(1, retry_after))}

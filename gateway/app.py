@@ -9,15 +9,17 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from gateway.adapters.amqp_intents import IntentPublisher
+from gateway.adapters.amqp_intents import AmqpIntentQueue
 from gateway.adapters.http_upstream import Upstream
 from gateway.adapters.memory_tickets import TicketBoard
+from gateway.adapters.redis_idempotency import RedisIdempotencyKeys
 from gateway.adapters.redis_sales import SaleCache
-from gateway.adapters.redis_tickets import Tickets, TicketStore
+from gateway.adapters.redis_tickets import RedisTicketRecords
 from gateway.appkeys import (
     AMQP,
     AUTH,
     FEED,
+    IDEMPOTENCY,
     INVENTORY,
     ORDERS,
     PURCHASES,
@@ -63,11 +65,10 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     client = await open_redis(settings.redis_url)
     keys = Keys(settings.namespace)
     app[SALES] = SaleCache(client, keys, refresh_interval=settings.sale_refresh_seconds)
-    app[TICKETS] = Tickets(
-        TicketStore(client, keys, idempotency_ttl=settings.idempotency_ttl_seconds),
-        TicketBoard(max_entries=settings.ticket_board_size),
-        app[SALES],
+    app[TICKETS] = RedisTicketRecords(
+        client, keys, TicketBoard(max_entries=settings.ticket_board_size)
     )
+    app[IDEMPOTENCY] = RedisIdempotencyKeys(client, keys, ttl=settings.idempotency_ttl_seconds)
     app[FEED] = SaleFeed(app[SALES], interval=settings.sale_stream_interval)
     background = [
         asyncio.create_task(
@@ -91,27 +92,22 @@ async def _publisher(app: web.Application) -> AsyncIterator[None]:
     channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
     # Declared here too, so that a gateway started before the inventory service can route.
     topology = await declare_topology(channel, names)
-    publisher = IntentPublisher(
-        topology.intents,
-        app[TICKETS],
-        names,
-        linger=settings.publish_linger_ms / 1000,
-        max_batch=settings.publish_max_batch,
-        confirm_timeout=settings.publish_timeout,
-    )
     app[PURCHASES] = Purchases(
         sales=app[SALES],
         tickets=app[TICKETS],
-        publisher=publisher,
+        intents=AmqpIntentQueue(topology.intents, confirm_timeout=settings.publish_timeout),
+        idempotency=app[IDEMPOTENCY],
         names=names,
         limits=AdmissionLimits(
             demand_factor=settings.admission_demand_factor,
             demand_slack=settings.admission_demand_slack,
             partition_max_waiting=settings.admission_partition_max_waiting,
         ),
+        linger=settings.publish_linger_ms / 1000,
+        max_batch=settings.publish_max_batch,
     )
     yield
-    await publisher.close()
+    await app[PURCHASES].close()
     with contextlib.suppress(Exception):
         await connection.close()
 
@@ -125,7 +121,7 @@ async def _end_streams(app: web.Application) -> None:
 
 def create_app(settings: GatewaySettings) -> web.Application:
     async def redis_ready() -> None:
-        await app[TICKETS].store.ping()
+        await app[TICKETS].ping()
 
     async def amqp_ready() -> None:
         check_amqp(app.get(AMQP))

@@ -4,15 +4,17 @@ from aio_pika.abc import AbstractRobustConnection
 from aiohttp import web
 
 from gateway.adapters.http_upstream import Upstream
+from gateway.adapters.redis_idempotency import RedisIdempotencyKeys
 from gateway.adapters.redis_sales import SaleCache
-from gateway.adapters.redis_tickets import Tickets
+from gateway.adapters.redis_tickets import RedisTicketRecords
 from gateway.entrypoints.streams import SaleFeed
 from gateway.handlers import Purchases
 from gateway.settings import GatewaySettings
 
 SETTINGS = web.AppKey("settings", GatewaySettings)
 SALES = web.AppKey("sales", SaleCache)
-TICKETS = web.AppKey("tickets", Tickets)
+TICKETS = web.AppKey("tickets", RedisTicketRecords)
+IDEMPOTENCY = web.AppKey("idempotency", RedisIdempotencyKeys)
 PURCHASES = web.AppKey("purchases", Purchases)
 AMQP = web.AppKey("amqp", AbstractRobustConnection)
 AUTH = web.AppKey("auth", Upstream)

@@ -1,7 +1,8 @@
-"""Purchase rules the gateway applies before a ticket exists; pure."""
+"""The gateway's pure rules and values: purchase rules, the sales and tickets it knows."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -10,7 +11,8 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict
 
 from shared.contracts.errors import BadRequest, Conflict, ServiceUnavailable
-from shared.contracts.sales import SaleState
+from shared.contracts.redis_layout import FINAL_STATUSES, SaleField
+from shared.contracts.sales import SaleState, SaleView, now_ms, sale_state
 
 TicketStatus = Literal["queued", "accepted", "confirmed", "rejected"]
 
@@ -86,3 +88,102 @@ def idempotency_key(header: str | None) -> str | None:
             code="invalid_idempotency_key",
         )
     return header
+
+
+@dataclass(frozen=True)
+class SaleSnapshot:
+    sale_id: UUID
+    name: str
+    starts_at_ms: int
+    ends_at_ms: int
+    per_user_limit: int
+    stock: int
+    remaining: int
+    accepted: int
+    rejected: int
+    enqueued: int
+    version: int
+
+    @classmethod
+    def from_hash(cls, sale_id: UUID, fields: dict[str, str]) -> SaleSnapshot:
+        return cls(
+            sale_id=sale_id,
+            name=fields[SaleField.NAME],
+            starts_at_ms=int(fields[SaleField.STARTS_AT_MS]),
+            ends_at_ms=int(fields[SaleField.ENDS_AT_MS]),
+            per_user_limit=int(fields[SaleField.PER_USER_LIMIT]),
+            stock=int(fields[SaleField.STOCK]),
+            remaining=int(fields[SaleField.REMAINING]),
+            accepted=int(fields.get(SaleField.ACCEPTED, 0)),
+            rejected=int(fields.get(SaleField.REJECTED, 0)),
+            enqueued=int(fields.get(SaleField.ENQUEUED, 0)),
+            version=int(fields.get(SaleField.VERSION, 0)),
+        )
+
+    @property
+    def decided(self) -> int:
+        return self.accepted + self.rejected
+
+    @property
+    def waiting(self) -> int:
+        """Intents confirmed by the broker and not yet decided (approximate)."""
+        return max(0, self.enqueued - self.accepted - self.rejected)
+
+    def state(self, now: int | None = None) -> SaleState:
+        return sale_state(
+            now_ms=now_ms() if now is None else now,
+            starts_at_ms=self.starts_at_ms,
+            ends_at_ms=self.ends_at_ms,
+            remaining=self.remaining,
+        )
+
+    def view(self, now: int | None = None) -> SaleView:
+        return SaleView.of(
+            self.sale_id,
+            name=self.name,
+            stock=self.stock,
+            remaining=self.remaining,
+            starts_at_ms=self.starts_at_ms,
+            ends_at_ms=self.ends_at_ms,
+            per_user_limit=self.per_user_limit,
+            now_ms=now_ms() if now is None else now,
+        )
+
+
+@dataclass(slots=True)
+class Ticket:
+    user_id: str
+    sale_id: str
+    status: str
+    reason: str | None = None
+    order_id: str | None = None
+    seq: int = 0  # place in the sale's line, counted from the sale's first intent
+    checked_at: float = 0.0  # monotonic time the source last vouched for this state
+
+    @property
+    def final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    def position(self, decided: int) -> int | None:
+        """Approximate place in line while queued: intents ahead not yet decided, plus one."""
+        if self.status != "queued" or not self.seq:
+            return None
+        return max(1, self.seq - decided)
+
+    def to_json(self, ticket_id: str, decided: int = 0) -> bytes:
+        """The ticket object of the API (see gateway.domain.TicketView); ``decided`` is the
+        number of decisions its sale has taken, for the position."""
+        return (
+            f'{{"ticket_id":"{ticket_id}","sale_id":"{self.sale_id}","status":"{self.status}",'
+            f'"reason":{json.dumps(self.reason)},"order_id":{json.dumps(self.order_id)},'
+            f'"position":{json.dumps(self.position(decided))}}}'
+        ).encode()
+
+
+@dataclass(frozen=True)
+class Earlier:
+    """What an earlier request with the same Idempotency-Key got: its ticket, or nothing yet
+    (the broker has not confirmed it: ``in_progress``)."""
+
+    ticket_id: str
+    in_progress: bool

@@ -1,38 +1,62 @@
-"""The purchase use case: from a buyer's request to a ticket confirmed by the broker."""
+"""The gateway's use cases: place a purchase (a request becomes a ticket confirmed by the
+broker), and show a ticket. Dependencies are passed in (ports.py)."""
 
 from __future__ import annotations
 
+import logging
 import uuid
+from dataclasses import dataclass
 from uuid import UUID
 
-from gateway.adapters.amqp_intents import IntentPublisher
-from gateway.adapters.redis_sales import SaleCache
-from gateway.adapters.redis_tickets import Tickets
-from gateway.domain import AdmissionLimits, admit, ensure_purchasable
+from gateway.batching import MicroBatcher
+from gateway.domain import AdmissionLimits, Earlier, Ticket, admit, ensure_purchasable
+from gateway.ports import IdempotencyKeys, IntentQueue, SaleCatalog, TicketRecords
 from shared.contracts.errors import Conflict, NotFound, ServiceUnavailable
 from shared.contracts.messages import PlacePurchase
 from shared.contracts.sales import now_ms
 from shared.contracts.topology import Names
+from shared.runtime import request_ids
+from shared.runtime.web import DEPENDENCY_ERRORS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Queued:
+    purchase: PlacePurchase
+    request_id: str | None
 
 
 class Purchases:
-    """Turns purchase requests into queued tickets; built once by the composition root."""
+    """Turns purchase requests into queued tickets; built once by the composition root.
+
+    A request is answered 202 only once the broker confirmed its intent. Purchases of the
+    same partition that arrive together are queued as one batch: one call records their
+    tickets, one confirmed message carries their intents (see gateway.batching).
+    """
 
     def __init__(
         self,
         *,
-        sales: SaleCache,
-        tickets: Tickets,
-        publisher: IntentPublisher,
+        sales: SaleCatalog,
+        tickets: TicketRecords,
+        intents: IntentQueue,
+        idempotency: IdempotencyKeys,
         names: Names,
         limits: AdmissionLimits,
+        linger: float,
+        max_batch: int,
     ) -> None:
         self._sales = sales
         self._tickets = tickets
-        self._publisher = publisher
+        self._intents = intents
+        self._idempotency = idempotency
         self._names = names
         self._limits = limits
         self._partitions: dict[UUID, int] = {}  # sale -> partition, computed once per sale
+        self._batcher: MicroBatcher[int, _Queued] = MicroBatcher(
+            self._queue_batch, linger=linger, max_batch=max_batch
+        )
 
     async def place(
         self, user_id: UUID, sale_id: UUID, idempotency_key: str | None
@@ -42,11 +66,11 @@ class Purchases:
         sale = await self._sales.get(sale_id)
         if sale is None:
             raise NotFound("no such sale")
-        if idempotency_key is not None:
-            # Before the other checks: a retry after the sale ended still gets its ticket.
-            earlier = await self._tickets.store.claimed_key(user_id, sale_id, idempotency_key)
-            if earlier is not None:
-                return await self._earlier_ticket(user_id, earlier)
+        key = self._idempotency.for_request(user_id, sale_id, idempotency_key)
+        # Before the other checks: a retry after the sale ended still gets its ticket.
+        earlier = await key.earlier()
+        if earlier is not None:
+            return await self._earlier_ticket(user_id, earlier)
         # Refused here without enqueueing: outside the window, sold out, or a line that
         # already holds more than it can serve.
         ensure_purchasable(sale.state())
@@ -60,25 +84,58 @@ class Purchases:
             limits=self._limits,
         )
         ticket_id = uuid.uuid4()
-        if idempotency_key is not None:
-            earlier = await self._tickets.store.claim_key(
-                user_id, sale_id, idempotency_key, ticket_id
-            )
-            if earlier is not None:  # a concurrent request with the same key won the claim
-                return await self._earlier_ticket(user_id, earlier)
+        earlier = await key.claim(ticket_id)
+        if earlier is not None:  # a concurrent request with the same key won the claim
+            return await self._earlier_ticket(user_id, earlier)
         # Constructed, not validated: every field comes from this process, already typed.
         purchase = PlacePurchase.model_construct(
             ticket_id=ticket_id, sale_id=sale_id, user_id=user_id, requested_at_ms=now_ms()
         )
         try:
-            await self._publisher.submit(purchase)
-        except ServiceUnavailable:
-            if idempotency_key is not None:
-                await self._tickets.store.release_key(user_id, sale_id, idempotency_key)
+            await self._batcher.submit(partition, _Queued(purchase, request_ids.current()))
+        except BaseException as exc:
+            await key.release()  # whatever failed, a repeat may try again
+            if isinstance(exc, DEPENDENCY_ERRORS):
+                raise ServiceUnavailable(
+                    "the purchase could not be queued; retry shortly", retry_after=1
+                ) from None
             raise
-        if idempotency_key is not None:
-            await self._tickets.store.confirm_key(user_id, sale_id, idempotency_key, ticket_id)
+        await key.confirm(ticket_id)
         return str(ticket_id), "queued"
+
+    async def _queue_batch(self, partition: int, batch: list[_Queued]) -> None:
+        """Record the batch's tickets, then put its intents in line; undo the records if the
+        broker does not take them."""
+        purchases = [queued.purchase for queued in batch]
+        ids = [queued.request_id for queued in batch]
+        try:
+            # The records exist before the intent can be decided, so the decider's
+            # "accepted" always lands on a ticket the gateway already wrote.
+            await self._tickets.issue(purchases)
+            try:
+                await self._intents.publish(partition, purchases, ids)
+            except DEPENDENCY_ERRORS:
+                await self._withdraw(purchases)
+                raise
+        except DEPENDENCY_ERRORS as exc:
+            log.warning(
+                "intent batch not queued",
+                extra={
+                    "partition": partition,
+                    "size": len(batch),
+                    "ticket_ids": [str(p.ticket_id) for p in purchases],
+                    "request_ids": request_ids.present(ids),
+                    "error": f"{type(exc).__name__}: {exc}",
+                },
+            )
+            raise
+
+    async def _withdraw(self, purchases: list[PlacePurchase]) -> None:
+        try:
+            await self._tickets.withdraw(purchases)
+        except DEPENDENCY_ERRORS as exc:
+            # Only admission control reads the count; it recovers as the line drains.
+            log.warning("enqueued count not taken back", extra={"error": f"{exc!r}"})
 
     def _partition(self, sale_id: UUID) -> int:
         partition = self._partitions.get(sale_id)
@@ -86,14 +143,28 @@ class Purchases:
             partition = self._partitions[sale_id] = self._names.partition_of(sale_id)
         return partition
 
-    async def _earlier_ticket(self, user_id: UUID, claimed: str) -> tuple[str, str]:
-        if self._tickets.store.is_pending(claimed):
+    async def _earlier_ticket(self, user_id: UUID, earlier: Earlier) -> tuple[str, str]:
+        if earlier.in_progress:
             raise Conflict(
                 "a request with this Idempotency-Key is still in progress; retry shortly",
                 code="request_in_progress",
                 headers={"Retry-After": "1"},
             )
-        ticket = await self._tickets.get(claimed, str(user_id))
+        ticket = await self._tickets.get(earlier.ticket_id, str(user_id))
         if ticket is None:  # the record expired before the key did
             raise NotFound("the ticket of this Idempotency-Key is gone")
-        return claimed, ticket.status
+        return earlier.ticket_id, ticket.status
+
+    async def close(self) -> None:
+        """Queue what is waiting for its batch, and wait for every batch in flight."""
+        await self._batcher.close()
+
+
+async def render_ticket(ticket_id: str, ticket: Ticket, *, sales: SaleCatalog) -> bytes:
+    """The API's ticket object; a queued ticket's position comes from its sale's count of
+    decisions (what polls and ticket streams both show)."""
+    decided = 0
+    if ticket.status == "queued":
+        sale = await sales.get(UUID(ticket.sale_id))
+        decided = sale.decided if sale is not None else 0
+    return ticket.to_json(ticket_id, decided)

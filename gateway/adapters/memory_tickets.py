@@ -15,39 +15,9 @@ import asyncio
 import json
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
 
-from shared.contracts.redis_layout import FINAL_STATUSES, moves_forward
-
-
-@dataclass(slots=True)
-class Ticket:
-    user_id: str
-    sale_id: str
-    status: str
-    reason: str | None = None
-    order_id: str | None = None
-    seq: int = 0  # place in the sale's line, counted from the sale's first intent
-    checked_at: float = 0.0  # monotonic time the source last vouched for this state
-
-    @property
-    def final(self) -> bool:
-        return self.status in FINAL_STATUSES
-
-    def position(self, decided: int) -> int | None:
-        """Approximate place in line while queued: intents ahead not yet decided, plus one."""
-        if self.status != "queued" or not self.seq:
-            return None
-        return max(1, self.seq - decided)
-
-    def to_json(self, ticket_id: str, decided: int = 0) -> bytes:
-        """The ticket object of the API (see gateway.domain.TicketView); ``decided`` is the
-        number of decisions its sale has taken, for the position."""
-        return (
-            f'{{"ticket_id":"{ticket_id}","sale_id":"{self.sale_id}","status":"{self.status}",'
-            f'"reason":{json.dumps(self.reason)},"order_id":{json.dumps(self.order_id)},'
-            f'"position":{json.dumps(self.position(decided))}}}'
-        ).encode()
+from gateway.domain import Ticket
+from shared.contracts.redis_layout import moves_forward
 
 
 class TicketBoard:

@@ -14,77 +14,18 @@ import asyncio
 import json
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import cast
 from uuid import UUID
 
 import redis.asyncio as aioredis
 
-from shared.contracts.redis_layout import Keys
-from shared.contracts.sales import SaleState, SaleView, now_ms, sale_state
+from gateway.domain import SaleSnapshot
+from shared.contracts.redis_layout import Keys, SaleField
+from shared.contracts.sales import SaleView, now_ms
 from shared.runtime.web import DEPENDENCY_ERRORS
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SaleSnapshot:
-    sale_id: UUID
-    name: str
-    starts_at_ms: int
-    ends_at_ms: int
-    per_user_limit: int
-    stock: int
-    remaining: int
-    accepted: int
-    rejected: int
-    enqueued: int
-    version: int
-
-    @classmethod
-    def from_hash(cls, sale_id: UUID, fields: dict[str, str]) -> SaleSnapshot:
-        return cls(
-            sale_id=sale_id,
-            name=fields["name"],
-            starts_at_ms=int(fields["starts_at_ms"]),
-            ends_at_ms=int(fields["ends_at_ms"]),
-            per_user_limit=int(fields["per_user_limit"]),
-            stock=int(fields["stock"]),
-            remaining=int(fields["remaining"]),
-            accepted=int(fields.get("accepted", 0)),
-            rejected=int(fields.get("rejected", 0)),
-            enqueued=int(fields.get("enqueued", 0)),
-            version=int(fields.get("version", 0)),
-        )
-
-    @property
-    def decided(self) -> int:
-        return self.accepted + self.rejected
-
-    @property
-    def waiting(self) -> int:
-        """Intents confirmed by the broker and not yet decided (approximate)."""
-        return max(0, self.enqueued - self.accepted - self.rejected)
-
-    def state(self, now: int | None = None) -> SaleState:
-        return sale_state(
-            now_ms=now_ms() if now is None else now,
-            starts_at_ms=self.starts_at_ms,
-            ends_at_ms=self.ends_at_ms,
-            remaining=self.remaining,
-        )
-
-    def view(self, now: int | None = None) -> SaleView:
-        return SaleView.of(
-            self.sale_id,
-            name=self.name,
-            stock=self.stock,
-            remaining=self.remaining,
-            starts_at_ms=self.starts_at_ms,
-            ends_at_ms=self.ends_at_ms,
-            per_user_limit=self.per_user_limit,
-            now_ms=now_ms() if now is None else now,
-        )
 
 
 class SaleCache:
@@ -112,7 +53,7 @@ class SaleCache:
 
     async def _load(self, sale_id: UUID) -> SaleSnapshot | None:
         fields = cast(dict[str, str], await self._redis.hgetall(self._keys.sale(sale_id)))
-        if "name" not in fields:
+        if SaleField.NAME not in fields:
             return None  # not cached: a sale created a moment later must be found
         return self._offer(SaleSnapshot.from_hash(sale_id, fields))
 
@@ -155,7 +96,7 @@ class SaleCache:
                 pipe.hgetall(self._keys.sale(sale_id))
             hashes = cast(list[dict[str, str]], await pipe.execute())
         for sale_id, fields in zip(ids, hashes, strict=True):
-            if "name" in fields:
+            if SaleField.NAME in fields:
                 self._offer(SaleSnapshot.from_hash(sale_id, fields))
 
     async def all(self) -> list[SaleView]:
@@ -169,7 +110,7 @@ class SaleCache:
         return [
             SaleView.from_hash(UUID(sale_id), fields, now_ms=now)
             for sale_id, fields in zip(ids, hashes, strict=True)
-            if "name" in fields
+            if SaleField.NAME in fields
         ]
 
     async def refresh_forever(self) -> None:

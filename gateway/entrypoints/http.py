@@ -7,6 +7,7 @@ from aiohttp import web
 from gateway.appkeys import AUTH, FEED, INVENTORY, ORDERS, PURCHASES, SALES, TICKETS
 from gateway.domain import PurchaseRequest, idempotency_key
 from gateway.entrypoints.streams import ticket_stream
+from gateway.handlers import render_ticket
 from shared.contracts.errors import NotFound
 from shared.runtime.service import authenticate, authenticate_admin
 from shared.runtime.web import model_response, path_uuid, read_json
@@ -68,11 +69,10 @@ async def purchase(request: web.Request) -> web.Response:
 async def get_ticket(request: web.Request) -> web.Response:
     claims = await authenticate(request)
     ticket_id = str(path_uuid(request, "ticket_id", missing="no such ticket"))
-    tickets = request.app[TICKETS]
-    ticket = await tickets.get(ticket_id, str(claims.user_id))
+    ticket = await request.app[TICKETS].get(ticket_id, str(claims.user_id))
     if ticket is None:
         raise NotFound("no such ticket")
-    return _json(await tickets.render(ticket_id, ticket))
+    return _json(await render_ticket(ticket_id, ticket, sales=request.app[SALES]))
 
 
 @routes.get("/api/v1/sales/{sale_id}/events")
@@ -86,7 +86,12 @@ async def ticket_events(request: web.Request) -> web.StreamResponse:
     claims = await authenticate(request)
     ticket_id = str(path_uuid(request, "ticket_id", missing="no such ticket"))
     return await ticket_stream(
-        request, request.app[TICKETS], ticket_id, str(claims.user_id), request.app[FEED].closing
+        request,
+        ticket_id,
+        str(claims.user_id),
+        tickets=request.app[TICKETS],
+        sales=request.app[SALES],
+        closing=request.app[FEED].closing,
     )
 
 

@@ -21,8 +21,9 @@ from uuid import UUID
 from aiohttp import web
 
 from gateway import metrics
-from gateway.adapters.redis_sales import SaleCache, SaleSnapshot
-from gateway.adapters.redis_tickets import Tickets
+from gateway.domain import SaleSnapshot
+from gateway.handlers import render_ticket
+from gateway.ports import SaleCatalog, TicketRecords
 from shared.contracts.errors import NotFound
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ class SaleFeed:
     gets the next, newer one); a closed connection is dropped.
     """
 
-    def __init__(self, sales: SaleCache, *, interval: float = 0.2) -> None:
+    def __init__(self, sales: SaleCatalog, *, interval: float = 0.2) -> None:
         self._sales = sales
         self._interval = interval
         self._subscribers: dict[UUID, set[_Subscriber]] = {}
@@ -151,7 +152,13 @@ _SLOW_READER_BYTES = 64 * 1024
 
 
 async def ticket_stream(
-    request: web.Request, tickets: Tickets, ticket_id: str, owner: str, closing: asyncio.Event
+    request: web.Request,
+    ticket_id: str,
+    owner: str,
+    *,
+    tickets: TicketRecords,
+    sales: SaleCatalog,
+    closing: asyncio.Event,
 ) -> web.StreamResponse:
     """The ticket now, then each status change until it is final; then the stream ends."""
     ticket = await tickets.get(ticket_id, owner)
@@ -159,9 +166,9 @@ async def ticket_stream(
         raise NotFound("no such ticket")
     response = await open_stream(request)
     metrics.SSE_STREAMS.labels("ticket").inc()
-    changed = tickets.board.watch(ticket_id)
+    changed = tickets.watch(ticket_id)
     try:
-        sent = await tickets.render(ticket_id, ticket)
+        sent = await render_ticket(ticket_id, ticket, sales=sales)
         await response.write(event("ticket", sent))
         last_beat = time.monotonic()
         while not ticket.final and not closing.is_set():
@@ -174,7 +181,7 @@ async def ticket_stream(
             if found is None:
                 break
             ticket = found
-            body = await tickets.render(ticket_id, ticket)
+            body = await render_ticket(ticket_id, ticket, sales=sales)
             if body != sent:
                 await response.write(event("ticket", body))
                 sent, last_beat = body, time.monotonic()
@@ -184,6 +191,6 @@ async def ticket_stream(
     except ConnectionResetError:
         pass  # the client went away
     finally:
-        tickets.board.unwatch(ticket_id, changed)
+        tickets.unwatch(ticket_id, changed)
         metrics.SSE_STREAMS.labels("ticket").dec()
     return response

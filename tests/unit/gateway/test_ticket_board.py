@@ -4,8 +4,8 @@ from uuid import uuid4
 
 import pytest
 
-from gateway.adapters.memory_tickets import Ticket, TicketBoard
-from gateway.domain import TicketView
+from gateway.adapters.memory_tickets import TicketBoard
+from gateway.domain import Ticket, TicketView
 
 
 def ids():

@@ -27,10 +27,6 @@ class TicketBoard:
         self._stale_after = stale_after
         self._watchers: dict[str, set[asyncio.Event]] = {}
 
-    @property
-    def stale_after(self) -> float:
-        return self._stale_after
-
     def watch(self, ticket_id: str) -> asyncio.Event:
         """An event set whenever an update for this ticket lands (ticket streams wait on it)."""
         event = asyncio.Event()

@@ -33,7 +33,7 @@ class RedisIdempotencyKeys:
 
     def for_request(self, user_id: UUID, sale_id: UUID, key: str | None) -> IdempotencyClaim:
         if key is None:
-            return _NO_KEY
+            return NO_KEY
         return _Claim(self._redis, self._keys.idempotency(user_id, f"{sale_id}:{key}"), self._ttl)
 
 
@@ -59,7 +59,7 @@ class _Claim:
         await self._redis.delete(self._key)
 
 
-class _NoKey:
+class NoKey:
     """The claim of a request without an Idempotency-Key: nothing to remember."""
 
     async def earlier(self) -> Earlier | None:
@@ -75,4 +75,4 @@ class _NoKey:
         return None
 
 
-_NO_KEY = _NoKey()
+NO_KEY = NoKey()

@@ -43,66 +43,65 @@ local function sale_of(sid)
   return sale
 end
 
+-- A purchase: window, then stock, then the buyer's limit; the decision is stored with the
+-- ticket (tkey), which moves to "accepted" when it wins.
+local function decide_purchase(c, sale, tkey)
+  local decision
+  if c.at < sale.starts or c.at >= sale.ends then
+    decision = "r:sale_not_active"
+  elseif sale.remaining <= 0 then
+    decision = "r:sold_out"
+  elseif tonumber(redis.call("HGET", sale.buyers, c.uid) or "0") >= sale.limit then
+    decision = "r:limit_reached"
+  else
+    decision = "a"
+  end
+  sale.changed = true
+  if decision == "a" then
+    sale.remaining = sale.remaining - 1
+    redis.call("HINCRBY", sale.buyers, c.uid, 1)
+    redis.call("HINCRBY", sale.key, SALE.remaining, -1)
+    redis.call("HINCRBY", sale.key, SALE.accepted, 1)
+    -- A late redelivery must not pull a confirmed ticket back to "accepted".
+    if moves_forward(redis.call("HGET", tkey, TICKET.status), "accepted") then
+      redis.call("HSET", tkey, TICKET.decision, decision, TICKET.status, "accepted")
+      newly_accepted[#newly_accepted + 1] = {c.tid, "accepted", "", ""}
+      return decision
+    end
+  else
+    redis.call("HINCRBY", sale.key, SALE.rejected, 1)
+  end
+  redis.call("HSET", tkey, TICKET.decision, decision)
+  return decision
+end
+
+-- A stock top-up; its outcome is stored under its command id (ckey).
+local function add_stock(c, sale, ckey)
+  local stock = redis.call("HINCRBY", sale.key, SALE.stock, c.q)
+  local remaining = redis.call("HINCRBY", sale.key, SALE.remaining, c.q)
+  sale.remaining = remaining
+  sale.changed = true
+  local result = "s:" .. stock .. ":" .. remaining
+  redis.call("SET", ckey, result)
+  return result
+end
+
+-- Each command is decided once: a redelivery gets the stored decision; a command for a sale
+-- nobody knows gets "u" and changes nothing.
+local function once(prior, sid, decide, key, c)
+  if prior then return prior end
+  local sale = sale_of(sid)
+  if not sale then return "u" end
+  return decide(c, sale, key)
+end
+
 for i, c in ipairs(commands) do
   if c.k == "p" then
     local tkey = ticket_key(c.tid)
-    local prior = redis.call("HGET", tkey, TICKET.decision)
-    if prior then
-      out[i] = prior
-    else
-      local sale = sale_of(c.sid)
-      if not sale then
-        out[i] = "u"
-      else
-        local decision
-        if c.at < sale.starts or c.at >= sale.ends then
-          decision = "r:sale_not_active"
-        elseif sale.remaining <= 0 then
-          decision = "r:sold_out"
-        elseif tonumber(redis.call("HGET", sale.buyers, c.uid) or "0") >= sale.limit then
-          decision = "r:limit_reached"
-        else
-          decision = "a"
-        end
-        sale.changed = true
-        if decision == "a" then
-          sale.remaining = sale.remaining - 1
-          redis.call("HINCRBY", sale.buyers, c.uid, 1)
-          redis.call("HINCRBY", sale.key, SALE.remaining, -1)
-          redis.call("HINCRBY", sale.key, SALE.accepted, 1)
-          -- A late redelivery must not pull a confirmed ticket back to "accepted".
-          if moves_forward(redis.call("HGET", tkey, TICKET.status), "accepted") then
-            redis.call("HSET", tkey, TICKET.decision, decision, TICKET.status, "accepted")
-            newly_accepted[#newly_accepted + 1] = {c.tid, "accepted", "", ""}
-          else
-            redis.call("HSET", tkey, TICKET.decision, decision)
-          end
-        else
-          redis.call("HINCRBY", sale.key, SALE.rejected, 1)
-          redis.call("HSET", tkey, TICKET.decision, decision)
-        end
-        out[i] = decision
-      end
-    end
+    out[i] = once(redis.call("HGET", tkey, TICKET.decision), c.sid, decide_purchase, tkey, c)
   elseif c.k == "s" then
     local ckey = command_key(c.cid)
-    local prior = redis.call("GET", ckey)
-    if prior then
-      out[i] = prior
-    else
-      local sale = sale_of(c.sid)
-      if not sale then
-        out[i] = "u"
-      else
-        local stock = redis.call("HINCRBY", sale.key, SALE.stock, c.q)
-        local remaining = redis.call("HINCRBY", sale.key, SALE.remaining, c.q)
-        sale.remaining = remaining
-        sale.changed = true
-        local result = "s:" .. stock .. ":" .. remaining
-        redis.call("SET", ckey, result)
-        out[i] = result
-      end
-    end
+    out[i] = once(redis.call("GET", ckey), c.sid, add_stock, ckey, c)
   else
     return redis.error_reply("unknown command kind " .. tostring(c.k))
   end

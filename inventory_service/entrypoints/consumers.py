@@ -9,9 +9,21 @@ from inventory_service.handlers import decide_intents
 from inventory_service.ports import DecisionPublisher, SaleRecords, SaleStore
 from shared.contracts.messages import Command, PoisonMessage, decode_commands
 from shared.runtime import request_ids
-from shared.runtime.consuming import Batch, BatchHandler
+from shared.runtime.consuming import Batch, BatchHandler, Delivery, parse_batch
 
 log = logging.getLogger(__name__)
+
+
+def _poison(message: Delivery, exc: PoisonMessage) -> None:
+    log.error(
+        "poison intent message dead-lettered",
+        extra={"reason": str(exc), "request_ids": request_ids.carried(message.headers)},
+    )
+    metrics.POISON.labels(type(exc).__name__).inc()
+
+
+def _commands(body: bytes) -> list[Command]:
+    return decode_commands(body).commands
 
 
 def intents_handler(
@@ -20,21 +32,7 @@ def intents_handler(
     """The batch handler of a partition queue (see shared.runtime.consuming)."""
 
     async def handle(batch: Batch) -> None:
-        commands: list[Command] = []
-        ids: list[str | None] = []  # the request id of each command, where the gateway sent it
-        for message in batch:
-            try:
-                decoded = decode_commands(message.body).commands
-            except PoisonMessage as exc:
-                log.error(
-                    "poison intent message dead-lettered",
-                    extra={"reason": str(exc), "request_ids": request_ids.carried(message.headers)},
-                )
-                metrics.POISON.labels(type(exc).__name__).inc()
-                await message.reject(requeue=False)
-                continue
-            commands.extend(decoded)
-            ids.extend(request_ids.from_message(message.headers, len(decoded)))
+        commands, ids = await parse_batch(batch, _commands, on_poison=_poison)
         if commands:
             await decide_intents(commands, ids, store=store, records=records, publisher=publisher)
 

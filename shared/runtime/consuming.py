@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from aio_pika.abc import (
     AbstractIncomingMessage,
@@ -23,9 +23,12 @@ from aio_pika.abc import (
 )
 from aiormq.exceptions import ChannelInvalidStateError
 
+from shared.contracts.messages import PoisonMessage
+from shared.runtime import request_ids
 from shared.runtime.web import DEPENDENCY_ERRORS
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Delivery(Protocol):
@@ -45,6 +48,28 @@ class Delivery(Protocol):
 Batch = Sequence[Delivery]
 # Settles the poison messages of a batch itself (reject); the consumer acks the rest after it.
 BatchHandler = Callable[[Batch], Awaitable[None]]
+
+
+async def parse_batch(
+    batch: Batch,
+    decode: Callable[[bytes], Sequence[T]],
+    *,
+    on_poison: Callable[[Delivery, PoisonMessage], None],
+) -> tuple[list[T], list[str | None]]:
+    """The items of every delivery, in order, with the request id of each; a delivery that
+    cannot be decoded is reported to ``on_poison`` and dead-lettered alone."""
+    items: list[T] = []
+    ids: list[str | None] = []
+    for message in batch:
+        try:
+            decoded = decode(message.body)
+        except PoisonMessage as exc:
+            on_poison(message, exc)
+            await message.reject(requeue=False)
+            continue
+        items.extend(decoded)
+        ids.extend(request_ids.from_message(message.headers, len(decoded)))
+    return items, ids
 
 
 def is_stale(message: AbstractIncomingMessage) -> bool:

@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Iterable, Sequence
 from uuid import UUID
 
+from gateway.adapters.redis_idempotency import NO_KEY
 from gateway.domain import Earlier, SaleSnapshot, Ticket
 from gateway.ports import IdempotencyClaim
 from shared.contracts.messages import PlacePurchase
@@ -78,7 +79,7 @@ class FakeIdempotency:
         self.values: dict[tuple[UUID, UUID, str], Earlier] = {}
 
     def for_request(self, user_id: UUID, sale_id: UUID, key: str | None) -> IdempotencyClaim:
-        return _NoClaim() if key is None else _FakeClaim(self.values, (user_id, sale_id, key))
+        return NO_KEY if key is None else _FakeClaim(self.values, (user_id, sale_id, key))
 
 
 class _FakeClaim:
@@ -100,17 +101,3 @@ class _FakeClaim:
 
     async def release(self) -> None:
         self._values.pop(self._key, None)
-
-
-class _NoClaim:
-    async def earlier(self) -> Earlier | None:
-        return None
-
-    async def claim(self, ticket_id: UUID) -> Earlier | None:
-        return None
-
-    async def confirm(self, ticket_id: UUID) -> None:
-        return None
-
-    async def release(self) -> None:
-        return None

@@ -1,4 +1,4 @@
-"""The composition root: build the auth service's app, one cleanup context per resource."""
+"""Composition root of the auth service: build every dependency once, wire, run."""
 
 from __future__ import annotations
 
@@ -34,6 +34,80 @@ from shared.runtime.service import create_base_app
 log = logging.getLogger(__name__)
 
 
+async def _signing_keys(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    # File reads and (in development) RSA key generation block: keep them off the loop.
+    ring = await asyncio.to_thread(load_key_ring, settings)
+    document = ring.jwks()
+    app[JWKS_BODY] = json.dumps(document).encode()
+    app[TOKEN_ISSUER] = TokenIssuer(
+        ring.signing,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        ttl_seconds=settings.jwt_ttl_seconds,
+    )
+    retired = [jwk["kid"] for jwk in document["keys"][1:]]
+    log.info("signing keys loaded", extra={"kid": ring.signing.kid, "retired_kids": retired})
+    yield
+
+
+async def _hasher(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    hasher = BcryptHasher(
+        rounds=settings.bcrypt_rounds,
+        workers=settings.bcrypt_workers,
+        max_wait=settings.login_max_wait_seconds,
+    )
+    app[HASHER] = hasher
+    try:
+        await hasher.start()
+        yield
+    finally:
+        await hasher.close()
+
+
+async def _postgres(app: web.Application) -> AsyncIterator[None]:
+    pool = await open_postgres(app[SETTINGS].database_url)
+    app[PG_POOL] = pool
+    app[USERS] = PostgresUsers(pool)
+    try:
+        yield
+    finally:
+        await pool.close()
+
+
+async def _redis(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    client = await open_redis(settings.redis_url)
+    app[REDIS] = client
+    app[THROTTLE] = RedisLoginThrottle(
+        client,
+        namespace=settings.namespace,
+        max_per_client=settings.login_max_failures_per_client,
+        max_per_user=settings.login_max_failures_per_user,
+        max_per_account=settings.login_max_failures_per_account,
+        window_seconds=settings.login_failure_window_seconds,
+    )
+    try:
+        yield
+    finally:
+        await client.aclose()
+
+
+async def _admin_bootstrap(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    if settings.admin_username is not None and settings.admin_password is not None:
+        credentials = Credentials(
+            username=settings.admin_username, password=settings.admin_password
+        )
+        outcome = await handlers.ensure_admin(credentials, users=app[USERS], hasher=app[HASHER])
+        log.info(
+            "admin account ensured",
+            extra={"username": outcome.user.username, "action": outcome.action},
+        )
+    yield
+
+
 def create_app(settings: AuthSettings) -> web.Application:
     """The auth service's app; nothing connects until it starts."""
     app: web.Application
@@ -53,82 +127,6 @@ def create_app(settings: AuthSettings) -> web.Application:
     app[SETTINGS] = settings
     # Order matters: keys first, so that a key problem fails the start at once instead of
     # after waiting for the servers; later contexts use what earlier ones made.
-    app.cleanup_ctx.extend(
-        [signing_keys_ctx, hasher_ctx, postgres_ctx, redis_ctx, admin_bootstrap_ctx]
-    )
+    app.cleanup_ctx.extend([_signing_keys, _hasher, _postgres, _redis, _admin_bootstrap])
     app.add_routes(http.routes())
     return app
-
-
-async def signing_keys_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    # File reads and (in development) RSA key generation block: keep them off the loop.
-    ring = await asyncio.to_thread(load_key_ring, settings)
-    document = ring.jwks()
-    app[JWKS_BODY] = json.dumps(document).encode()
-    app[TOKEN_ISSUER] = TokenIssuer(
-        ring.signing,
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-        ttl_seconds=settings.jwt_ttl_seconds,
-    )
-    retired = [jwk["kid"] for jwk in document["keys"][1:]]
-    log.info("signing keys loaded", extra={"kid": ring.signing.kid, "retired_kids": retired})
-    yield
-
-
-async def hasher_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    hasher = BcryptHasher(
-        rounds=settings.bcrypt_rounds,
-        workers=settings.bcrypt_workers,
-        max_wait=settings.login_max_wait_seconds,
-    )
-    app[HASHER] = hasher
-    try:
-        await hasher.start()
-        yield
-    finally:
-        await hasher.close()
-
-
-async def postgres_ctx(app: web.Application) -> AsyncIterator[None]:
-    pool = await open_postgres(app[SETTINGS].database_url)
-    app[PG_POOL] = pool
-    app[USERS] = PostgresUsers(pool)
-    try:
-        yield
-    finally:
-        await pool.close()
-
-
-async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    client = await open_redis(settings.redis_url)
-    app[REDIS] = client
-    app[THROTTLE] = RedisLoginThrottle(
-        client,
-        namespace=settings.namespace,
-        max_per_client=settings.login_max_failures_per_client,
-        max_per_user=settings.login_max_failures_per_user,
-        max_per_account=settings.login_max_failures_per_account,
-        window_seconds=settings.login_failure_window_seconds,
-    )
-    try:
-        yield
-    finally:
-        await client.aclose()
-
-
-async def admin_bootstrap_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    if settings.admin_username is not None and settings.admin_password is not None:
-        credentials = Credentials(
-            username=settings.admin_username, password=settings.admin_password
-        )
-        outcome = await handlers.ensure_admin(credentials, users=app[USERS], hasher=app[HASHER])
-        log.info(
-            "admin account ensured",
-            extra={"username": outcome.user.username, "action": outcome.action},
-        )
-    yield

@@ -35,23 +35,43 @@ from shared.contracts.redis_layout import Keys
 HOST, GATEWAY_PORT = "127.0.0.1", PORTS["gateway"]
 
 
-async def create_sale(session: aiohttp.ClientSession, admin: str, *, stock: int, limit: int) -> str:
-    now = datetime.now(UTC)
+async def _admin_post(
+    session: aiohttp.ClientSession, admin: str, path: str, body: dict[str, object]
+) -> dict[str, object]:
     async with session.post(
-        f"http://{HOST}:{GATEWAY_PORT}/api/v1/admin/sales",
+        f"http://{HOST}:{GATEWAY_PORT}{path}",
         headers={"Authorization": f"Bearer {admin}"},
-        json={
+        json=body,
+    ) as resp:
+        reply: dict[str, object] = await resp.json()
+        if resp.status != 201:
+            raise RuntimeError(f"cannot create {path}: {resp.status} {reply}")
+        return reply
+
+
+async def create_sale(session: aiohttp.ClientSession, admin: str, *, stock: int, limit: int) -> str:
+    """A sale of a product of its own (the burst does not pay: orders stay reserved)."""
+    now = datetime.now(UTC)
+    product = await _admin_post(
+        session,
+        admin,
+        "/api/v1/admin/products",
+        {"name": f"bench {stock}", "price": {"amount": 1000, "currency": "EUR"}},
+    )
+    sale = await _admin_post(
+        session,
+        admin,
+        "/api/v1/admin/sales",
+        {
             "name": f"bench {stock}",
             "stock": stock,
             "per_user_limit": limit,
             "starts_at": (now - timedelta(seconds=1)).isoformat(),
             "ends_at": (now + timedelta(hours=1)).isoformat(),
+            "product_id": product["product_id"],
         },
-    ) as resp:
-        body = await resp.json()
-        if resp.status != 201:
-            raise RuntimeError(f"cannot create a sale: {resp.status} {body}")
-        return str(body["sale_id"])
+    )
+    return str(sale["sale_id"])
 
 
 def purchases(sale_id: str, tokens: list[str], count: int) -> list[bytes]:

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.contracts.errors import BadRequest, Conflict, ServiceUnavailable
+from shared.contracts.errors import Conflict, ServiceUnavailable
 from shared.contracts.redis_layout import FINAL_STATUSES, SaleField
-from shared.contracts.sales import SaleState, SaleView, now_ms, sale_state
+from shared.contracts.sales import SaleState, SaleTerms, SaleView, now_ms, sale_state
 
-TicketStatus = Literal["queued", "accepted", "confirmed", "rejected"]
-
-_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
+TicketStatus = Literal["queued", "waitlisted", "accepted", "confirmed", "rejected"]
+OrderStatus = Literal["awaiting_payment", "paid", "expired", "refunded"]
 
 
 class PurchaseRequest(BaseModel):
@@ -33,8 +31,10 @@ class TicketView(BaseModel):
     status: TicketStatus
     reason: str | None = None
     order_id: UUID | None = None
-    # While queued: the approximate place in the sale's line (1 = next to be decided).
+    # While queued: the approximate place in the sale's line (1 = next to be decided); while
+    # waitlisted: the place on the waitlist (1 = the next released unit is theirs).
     position: int | None = None
+    order_status: OrderStatus | None = None
 
 
 def ensure_purchasable(state: SaleState) -> None:
@@ -78,18 +78,6 @@ def admit(
         )
 
 
-def idempotency_key(header: str | None) -> str | None:
-    """The validated Idempotency-Key header, if any."""
-    if header is None:
-        return None
-    if not _IDEMPOTENCY_KEY.match(header):
-        raise BadRequest(
-            "Idempotency-Key must be 1-128 visible ASCII characters",
-            code="invalid_idempotency_key",
-        )
-    return header
-
-
 @dataclass(frozen=True)
 class SaleSnapshot:
     sale_id: UUID
@@ -103,6 +91,10 @@ class SaleSnapshot:
     rejected: int
     enqueued: int
     version: int
+    terms: SaleTerms
+    waitlisted: int = 0  # buyers ever put on the waitlist
+    waitlist_served: int = 0
+    waitlist_dropped: int = 0
 
     @classmethod
     def from_hash(cls, sale_id: UUID, fields: dict[str, str]) -> SaleSnapshot:
@@ -118,16 +110,32 @@ class SaleSnapshot:
             rejected=int(fields.get(SaleField.REJECTED, 0)),
             enqueued=int(fields.get(SaleField.ENQUEUED, 0)),
             version=int(fields.get(SaleField.VERSION, 0)),
+            terms=SaleTerms.from_hash(sale_id, fields),
+            waitlisted=int(fields.get(SaleField.WAITLISTED, 0)),
+            waitlist_served=int(fields.get(SaleField.WAITLIST_SERVED, 0)),
+            waitlist_dropped=int(fields.get(SaleField.WAITLIST_DROPPED, 0)),
         )
 
     @property
     def decided(self) -> int:
-        return self.accepted + self.rejected
+        """Intents decided (accepted, rejected or put on the waitlist)."""
+        # A waitlisted buyer refused at the end is counted in rejected as well.
+        return self.accepted + self.rejected + self.waitlisted - self.waitlist_dropped
 
     @property
     def waiting(self) -> int:
         """Intents confirmed by the broker and not yet decided (approximate)."""
-        return max(0, self.enqueued - self.accepted - self.rejected)
+        return max(0, self.enqueued - self.decided)
+
+    @property
+    def waitlist_free(self) -> int:
+        """Places left on the waitlist."""
+        return max(0, self.terms.waitlist_size - self.waitlisted)
+
+    @property
+    def capacity(self) -> int:
+        """Buyers the sale can still take: units left and places on the waitlist."""
+        return self.remaining + self.waitlist_free
 
     def state(self, now: int | None = None) -> SaleState:
         return sale_state(
@@ -135,6 +143,7 @@ class SaleSnapshot:
             starts_at_ms=self.starts_at_ms,
             ends_at_ms=self.ends_at_ms,
             remaining=self.remaining,
+            waitlist_free=self.waitlist_free,
         )
 
     def view(self, now: int | None = None) -> SaleView:
@@ -147,6 +156,9 @@ class SaleSnapshot:
             ends_at_ms=self.ends_at_ms,
             per_user_limit=self.per_user_limit,
             now_ms=now_ms() if now is None else now,
+            terms=self.terms,
+            waitlisted=max(0, self.waitlisted - self.waitlist_served - self.waitlist_dropped),
+            waitlist_free=self.waitlist_free,
         )
 
 
@@ -159,24 +171,35 @@ class Ticket:
     order_id: str | None = None
     seq: int = 0  # place in the sale's line, counted from the sale's first intent
     checked_at: float = 0.0  # monotonic time the source last vouched for this state
+    order_status: str | None = None
+    waitlist_seq: int = 0  # place on the sale's waitlist, counted from its first
 
     @property
     def final(self) -> bool:
-        return self.status in FINAL_STATUSES
+        """Nothing will change on it: rejected, or its order paid or refunded. (A ticket of a
+        build without payments has a complete order and no order status.)"""
+        if self.status not in FINAL_STATUSES:
+            return False
+        return self.status == "rejected" or self.order_status in (None, "paid", "refunded")
 
-    def position(self, decided: int) -> int | None:
-        """Approximate place in line while queued: intents ahead not yet decided, plus one."""
+    def position(self, decided: int, served: int = 0) -> int | None:
+        """Approximate place in line while queued (intents ahead not yet decided, plus one);
+        place on the waitlist while waitlisted (``served``: buyers it already served)."""
+        if self.status == "waitlisted" and self.waitlist_seq:
+            return max(1, self.waitlist_seq - served)
         if self.status != "queued" or not self.seq:
             return None
         return max(1, self.seq - decided)
 
-    def to_json(self, ticket_id: str, decided: int = 0) -> bytes:
+    def to_json(self, ticket_id: str, decided: int = 0, served: int = 0) -> bytes:
         """The ticket object of the API (see gateway.domain.TicketView); ``decided`` is the
-        number of decisions its sale has taken, for the position."""
+        number of decisions its sale has taken and ``served`` its waitlist's, for the
+        position."""
         return (
             f'{{"ticket_id":"{ticket_id}","sale_id":"{self.sale_id}","status":"{self.status}",'
             f'"reason":{json.dumps(self.reason)},"order_id":{json.dumps(self.order_id)},'
-            f'"position":{json.dumps(self.position(decided))}}}'
+            f'"position":{json.dumps(self.position(decided, served))},'
+            f'"order_status":{json.dumps(self.order_status)}}}'
         ).encode()
 
 

@@ -76,7 +76,7 @@ class Purchases:
         ensure_purchasable(sale.state())
         partition = self._partition(sale_id)
         admit(
-            remaining=sale.remaining,
+            remaining=sale.capacity,
             waiting_for_sale=sale.waiting,
             waiting_in_partition=sum(
                 s.waiting for s in self._sales.known() if self._partition(s.sale_id) == partition
@@ -162,9 +162,10 @@ class Purchases:
 
 async def render_ticket(ticket_id: str, ticket: Ticket, *, sales: SaleCatalog) -> bytes:
     """The API's ticket object; a queued ticket's position comes from its sale's count of
-    decisions (what polls and ticket streams both show)."""
-    decided = 0
-    if ticket.status == "queued":
+    decisions, a waitlisted one's from its waitlist's (what polls and streams both show)."""
+    decided = served = 0
+    if ticket.status in ("queued", "waitlisted"):
         sale = await sales.get(UUID(ticket.sale_id))
-        decided = sale.decided if sale is not None else 0
-    return ticket.to_json(ticket_id, decided)
+        if sale is not None:
+            decided, served = sale.decided, sale.waitlist_served
+    return ticket.to_json(ticket_id, decided, served)

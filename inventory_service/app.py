@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from inventory_service.adapters.amqp_commands import AmqpCommandLine
 from inventory_service.adapters.amqp_decisions import AmqpDecisionPublisher
 from inventory_service.adapters.amqp_queues import QueueInspector
 from inventory_service.adapters.postgres_order_counts import PostgresOrderCounts
+from inventory_service.adapters.postgres_products import PostgresProducts
 from inventory_service.adapters.postgres_sales import PostgresSaleRecords
 from inventory_service.adapters.redis_sales import RedisSaleStore
 from inventory_service.appkeys import (
@@ -19,6 +20,7 @@ from inventory_service.appkeys import (
     LINE,
     ORDER_COUNTS,
     POOL,
+    PRODUCTS,
     QUEUES,
     RECORDS,
     SETTINGS,
@@ -26,19 +28,24 @@ from inventory_service.appkeys import (
 )
 from inventory_service.entrypoints.consumers import intents_handler
 from inventory_service.entrypoints.http import routes
-from inventory_service.handlers import restore_missing_sales
+from inventory_service.handlers import close_ended_waitlists, restore_missing_sales
 from inventory_service.settings import InventorySettings
 from shared.contracts.redis_layout import Keys
 from shared.contracts.topology import Names, declare_topology
 from shared.runtime.consuming import consuming
 from shared.runtime.resources import check_amqp, open_amqp, open_postgres, open_redis
+from shared.runtime.sale_line import AmqpSaleLine
 from shared.runtime.service import create_base_app, token_verifier_ctx
+from shared.runtime.web import DEPENDENCY_ERRORS
+
+log = logging.getLogger(__name__)
 
 
 async def _postgres(app: web.Application) -> AsyncIterator[None]:
     pool = await open_postgres(app[SETTINGS].database_url)
     app[POOL] = pool
     app[RECORDS] = PostgresSaleRecords(pool)
+    app[PRODUCTS] = PostgresProducts(pool)
     app[ORDER_COUNTS] = PostgresOrderCounts(pool)
     yield
     await pool.close()
@@ -72,9 +79,10 @@ async def _consumers(app: web.Application) -> AsyncIterator[None]:
         ),
     )
     app[AMQP] = connection
-    app[LINE] = AmqpCommandLine(topology.intents, names, confirm_timeout=settings.publish_timeout)
+    app[LINE] = AmqpSaleLine(topology.intents, names, confirm_timeout=settings.publish_timeout)
     app[QUEUES] = QueueInspector(connection, names)
     exporter = asyncio.create_task(app[QUEUES].export_forever())
+    closer = asyncio.create_task(_close_waitlists_forever(app))
     partitions = [names.intents_queue(p) for p in range(settings.intent_partitions)]
     async with consuming(
         connection,
@@ -84,8 +92,19 @@ async def _consumers(app: web.Application) -> AsyncIterator[None]:
     ):
         yield
     exporter.cancel()
+    closer.cancel()
     with contextlib.suppress(Exception):
         await connection.close()
+
+
+async def _close_waitlists_forever(app: web.Application) -> None:
+    """Refuse the buyers still waiting when a sale ends (through the sale's line)."""
+    while True:
+        await asyncio.sleep(app[SETTINGS].waitlist_close_interval)
+        try:
+            await close_ended_waitlists(store=app[STORE], line=app[LINE])
+        except DEPENDENCY_ERRORS as exc:
+            log.warning("closing waitlists failed", extra={"error": f"{exc!r}"})
 
 
 def create_app(settings: InventorySettings) -> web.Application:

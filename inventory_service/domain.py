@@ -13,7 +13,15 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.contracts.messages import AddStock, Command, PlacePurchase, RejectReason
+from shared.contracts.messages import (
+    AddStock,
+    CloseWaitlist,
+    Command,
+    PlacePurchase,
+    RejectReason,
+    ReleaseUnit,
+)
+from shared.contracts.products import Money
 
 
 @dataclass
@@ -28,6 +36,17 @@ class SaleCounters:
     accepted: int = 0
     rejected: int = 0
     buyers: dict[UUID, int] = field(default_factory=dict)
+    waitlist_size: int = 0
+    waitlist: list[tuple[UUID, UUID]] = field(default_factory=list)  # (ticket, user), in order
+    waitlisted: int = 0  # buyers ever put on the waitlist
+    waitlist_served: int = 0
+    waitlist_dropped: int = 0
+    released: int = 0
+
+    @property
+    def held(self) -> int:
+        """Units reserved for buyers (awaiting payment or paid): held + remaining = stock."""
+        return self.accepted + self.waitlist_served - self.released
 
 
 @dataclass(frozen=True)
@@ -39,6 +58,30 @@ class Accepted:
 class Rejected:
     ticket_id: UUID
     reason: RejectReason
+
+
+@dataclass(frozen=True)
+class Waitlisted:
+    """No unit left, but room on the waitlist: the ticket waits for a released unit."""
+
+    ticket_id: UUID
+    seq: int  # its place on the waitlist, counted from 1
+
+
+@dataclass(frozen=True)
+class Released:
+    """An expired order's unit came back: to ``promoted`` (ticket, user), else to stock."""
+
+    command_id: UUID
+    promoted: tuple[UUID, UUID] | None
+
+
+@dataclass(frozen=True)
+class WaitlistClosed:
+    """The sale ended: these (ticket, user) waited in vain and are refused."""
+
+    command_id: UUID
+    dropped: tuple[tuple[UUID, UUID], ...]
 
 
 @dataclass(frozen=True)
@@ -55,24 +98,56 @@ class UnknownSale:
     sale_id: UUID
 
 
-Decision = Accepted | Rejected | StockIncreased | UnknownSale
+Decision = (
+    Accepted | Rejected | Waitlisted | StockIncreased | Released | WaitlistClosed | UnknownSale
+)
+PurchaseDecision = Accepted | Rejected | Waitlisted
 
 
-def decide_purchase(sale: SaleCounters, intent: PlacePurchase) -> Accepted | Rejected:
-    """Decide one purchase and apply it to ``sale``: window, then stock, then the user's limit."""
+def decide_purchase(sale: SaleCounters, intent: PlacePurchase) -> PurchaseDecision:
+    """Decide one purchase and apply it to ``sale``: window, then the buyer's limit, then
+    stock, then room on the waitlist. (A buyer on the waitlist counts against the limit:
+    they are in line for a unit.)"""
     if not sale.starts_at_ms <= intent.requested_at_ms < sale.ends_at_ms:
-        decision: Accepted | Rejected = Rejected(intent.ticket_id, "sale_not_active")
-    elif sale.remaining <= 0:
+        decision: PurchaseDecision = Rejected(intent.ticket_id, "sale_not_active")
+    elif sale.remaining <= 0 and sale.waitlisted >= sale.waitlist_size:
         decision = Rejected(intent.ticket_id, "sold_out")
     elif sale.buyers.get(intent.user_id, 0) >= sale.per_user_limit:
         decision = Rejected(intent.ticket_id, "limit_reached")
     else:
-        sale.remaining -= 1
-        sale.accepted += 1
         sale.buyers[intent.user_id] = sale.buyers.get(intent.user_id, 0) + 1
-        return Accepted(intent.ticket_id)
+        if sale.remaining > 0:
+            sale.remaining -= 1
+            sale.accepted += 1
+            return Accepted(intent.ticket_id)
+        sale.waitlisted += 1
+        sale.waitlist.append((intent.ticket_id, intent.user_id))
+        return Waitlisted(intent.ticket_id, sale.waitlisted)
     sale.rejected += 1
     return decision
+
+
+def release_unit(sale: SaleCounters, command: ReleaseUnit) -> Released:
+    """Give an expired order's unit to the first buyer on the waitlist (while the sale is
+    open), else back to stock; the expired buyer's slot is free again."""
+    sale.released += 1
+    held = sale.buyers.get(command.user_id, 0)
+    if held > 0:
+        sale.buyers[command.user_id] = held - 1
+    if sale.waitlist and command.requested_at_ms < sale.ends_at_ms:
+        promoted = sale.waitlist.pop(0)
+        sale.waitlist_served += 1
+        return Released(command.command_id, promoted)
+    sale.remaining += 1
+    return Released(command.command_id, None)
+
+
+def close_waitlist(sale: SaleCounters, command: CloseWaitlist) -> WaitlistClosed:
+    dropped = tuple(sale.waitlist)
+    sale.waitlist.clear()
+    sale.waitlist_dropped += len(dropped)
+    sale.rejected += len(dropped)
+    return WaitlistClosed(command.command_id, dropped)
 
 
 def add_stock(sale: SaleCounters, command: AddStock) -> StockIncreased:
@@ -99,8 +174,12 @@ def decide_batch(
             decision = UnknownSale(command.sale_id)
         elif isinstance(command, PlacePurchase):
             decision = decide_purchase(sale, command)
-        else:
+        elif isinstance(command, AddStock):
             decision = add_stock(sale, command)
+        elif isinstance(command, ReleaseUnit):
+            decision = release_unit(sale, command)
+        else:
+            decision = close_waitlist(sale, command)
         if not isinstance(decision, UnknownSale):
             decided[key] = decision
         out.append(decision)
@@ -112,7 +191,9 @@ _LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 class NewSale(BaseModel):
-    """An admin's request to create a sale."""
+    """A sale's definition. Through the API (SaleRequest) it names a product; the terms left
+    out (price, payment window) are filled in from the product and the settings before the
+    sale is stored."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -122,6 +203,10 @@ class NewSale(BaseModel):
     starts_at: datetime
     ends_at: datetime
     per_user_limit: int = Field(default=1, ge=1, le=1_000_000)
+    product_id: UUID | None = None
+    price: Money | None = None  # the sale price; default: the product's
+    payment_window_seconds: int | None = Field(default=None, ge=5, le=86_400)
+    waitlist_size: int = Field(default=0, ge=0, le=1_000_000)
 
     @model_validator(mode="after")
     def _window(self) -> NewSale:
@@ -133,6 +218,12 @@ class NewSale(BaseModel):
         if self.starts_at < _EARLIEST or self.ends_at > _LATEST:
             raise ValueError("times must lie between 1970-01-01 and 9999-01-01 (UTC)")
         return self
+
+
+class SaleRequest(NewSale):
+    """An admin's request to create a sale: what it sells is required."""
+
+    product_id: UUID
 
 
 class StockTopUp(BaseModel):

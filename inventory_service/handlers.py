@@ -11,17 +11,31 @@ from collections.abc import Sequence
 from uuid import UUID
 
 from inventory_service import metrics
-from inventory_service.domain import Accepted, NewSale, Rejected, StockIncreased, UnknownSale
+from inventory_service.domain import (
+    Accepted,
+    Decision,
+    NewSale,
+    Rejected,
+    Released,
+    SaleRequest,
+    StockIncreased,
+    UnknownSale,
+    WaitlistClosed,
+    Waitlisted,
+)
 from inventory_service.ports import (
     CommandLine,
     DecisionPublisher,
     OrderCounts,
+    ProductRecords,
     RequestIds,
     SaleRecords,
     SaleStore,
 )
+from shared.contracts.errors import ValidationFailed
 from shared.contracts.messages import (
     AddStock,
+    CloseWaitlist,
     Command,
     Event,
     PlacePurchase,
@@ -29,7 +43,8 @@ from shared.contracts.messages import (
     PurchaseRejected,
     StockAdded,
 )
-from shared.contracts.sales import now_ms
+from shared.contracts.products import NewProduct, ProductView
+from shared.contracts.sales import SaleTerms, now_ms
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +77,11 @@ async def decide_intents(
         if isinstance(command, AddStock):
             # Durable before the ack; a redelivery records nothing twice.
             await records.record_stock_change(command.command_id, command.sale_id, command.quantity)
-        events.append(_event(command, decision, decided_at))
-        event_ids.append(request_id)
+        terms = await store.terms(command.sale_id)
+        assert terms is not None  # the sale was known to the decider a moment ago
+        for event in _events(command, decision, decided_at, terms):
+            events.append(event)
+            event_ids.append(request_id)
     metrics.BATCH_SIZE.observe(len(commands))
     if unknown:
         # Only the items naming an unknown sale go to the dead-letter queue; the rest of
@@ -80,33 +98,99 @@ async def decide_intents(
     _count(events, event_ids)
 
 
-def _event(command: Command, decision: Accepted | Rejected | StockIncreased, at_ms: int) -> Event:
+def _accepted(
+    ticket_id: UUID,
+    sale_id: UUID,
+    user_id: UUID,
+    at_ms: int,
+    terms: SaleTerms,
+    *,
+    requested_at_ms: int | None,
+    from_waitlist: bool = False,
+) -> PurchaseAccepted:
+    # The unit is reserved from this moment: the payment window starts now.
+    return PurchaseAccepted.model_construct(
+        ticket_id=ticket_id,
+        sale_id=sale_id,
+        user_id=user_id,
+        decided_at_ms=at_ms,
+        requested_at_ms=requested_at_ms,
+        product_id=terms.product.product_id,
+        price_amount=terms.price.amount,
+        currency=terms.price.currency,
+        pay_by_ms=at_ms + terms.payment_window_ms,
+        from_waitlist=from_waitlist,
+    )
+
+
+def _events(command: Command, decision: Decision, at_ms: int, terms: SaleTerms) -> list[Event]:
+    """What the order service learns of a decision. (A ticket put on the waitlist is not
+    news for it: gateways learn that from the decider directly.)"""
     # Constructed without validation: every field comes from a validated command.
     if isinstance(decision, StockIncreased):
         assert isinstance(command, AddStock)
-        return StockAdded.model_construct(
-            command_id=decision.command_id,
-            sale_id=command.sale_id,
-            quantity=command.quantity,
-            stock=decision.stock,
-            remaining=decision.remaining,
-            decided_at_ms=at_ms,
-        )
+        return [
+            StockAdded.model_construct(
+                command_id=decision.command_id,
+                sale_id=command.sale_id,
+                quantity=command.quantity,
+                stock=decision.stock,
+                remaining=decision.remaining,
+                decided_at_ms=at_ms,
+            )
+        ]
+    if isinstance(decision, Released):
+        if decision.promoted is None:
+            return []
+        ticket_id, user_id = decision.promoted
+        return [
+            _accepted(
+                ticket_id,
+                command.sale_id,
+                user_id,
+                at_ms,
+                terms,
+                requested_at_ms=None,
+                from_waitlist=True,
+            )
+        ]
+    if isinstance(decision, WaitlistClosed):
+        return [
+            PurchaseRejected.model_construct(
+                ticket_id=ticket_id,
+                sale_id=command.sale_id,
+                user_id=user_id,
+                reason="sold_out",
+                decided_at_ms=at_ms,
+                requested_at_ms=None,
+            )
+            for ticket_id, user_id in decision.dropped
+        ]
     assert isinstance(command, PlacePurchase)
     if isinstance(decision, Accepted):
-        return PurchaseAccepted.model_construct(
+        return [
+            _accepted(
+                command.ticket_id,
+                command.sale_id,
+                command.user_id,
+                at_ms,
+                terms,
+                requested_at_ms=command.requested_at_ms,
+            )
+        ]
+    if isinstance(decision, Waitlisted):
+        return []
+    assert isinstance(decision, Rejected)
+    return [
+        PurchaseRejected.model_construct(
             ticket_id=command.ticket_id,
             sale_id=command.sale_id,
             user_id=command.user_id,
+            reason=decision.reason,
             decided_at_ms=at_ms,
+            requested_at_ms=command.requested_at_ms,
         )
-    return PurchaseRejected.model_construct(
-        ticket_id=command.ticket_id,
-        sale_id=command.sale_id,
-        user_id=command.user_id,
-        reason=decision.reason,
-        decided_at_ms=at_ms,
-    )
+    ]
 
 
 def _count(events: Sequence[Event], request_ids: RequestIds) -> None:
@@ -126,16 +210,52 @@ def _count(events: Sequence[Event], request_ids: RequestIds) -> None:
             )
 
 
+async def create_product(
+    product: NewProduct, created_by: UUID, *, products: ProductRecords
+) -> ProductView:
+    product_id = uuid.uuid4()
+    await products.insert(product_id, product, created_by)
+    return ProductView(product_id=product_id, **product.model_dump(mode="json"))
+
+
 async def create_sale(
-    sale: NewSale, created_by: UUID, *, records: SaleRecords, store: SaleStore
-) -> UUID:
-    """Record a new sale and put its counters in place; its id."""
+    request: SaleRequest,
+    created_by: UUID,
+    *,
+    default_payment_window: int,
+    products: ProductRecords,
+    records: SaleRecords,
+    store: SaleStore,
+) -> tuple[UUID, NewSale, ProductView]:
+    """Record a new sale of a product and put its counters in place; its id, its complete
+    definition and its product."""
+    product = await products.get(request.product_id)
+    if product is None:
+        raise ValidationFailed(
+            "no such product",
+            code="no_such_product",
+            details=[{"field": "product_id", "message": "no product has this id"}],
+        )
+    price = request.price or product.price
+    if price.currency != product.price.currency:
+        # The list price is shown struck through next to the sale price: one currency.
+        raise ValidationFailed(
+            "the sale price must be in the product's currency",
+            details=[{"field": "price.currency", "message": f"must be {product.price.currency}"}],
+        )
+    sale = NewSale.model_validate(
+        {
+            **request.model_dump(),
+            "price": price,
+            "payment_window_seconds": request.payment_window_seconds or default_payment_window,
+        }
+    )
     sale_id = uuid.uuid4()
     # Postgres first: it is the durable record, and the start-up repair rebuilds counters
     # that a crash between these two writes left missing.
     await records.insert(sale_id, sale, created_by)
-    await store.create(sale_id, sale)
-    return sale_id
+    await store.create(sale_id, sale, product=product)
+    return sale_id, sale, product
 
 
 async def add_stock(
@@ -173,11 +293,11 @@ async def restore_missing_sales(
     broker are not counted, so the rebuild is logged loudly for an operator to check.
     """
     restored = 0
-    orders_by_sale = await order_counts.by_sale()
-    for sale_id, sale in await records.all():
-        orders = orders_by_sale.get(sale_id, 0)
+    held_by_sale = await order_counts.held_by_sale()
+    for sale_id, sale, product in await records.all():
+        orders = held_by_sale.get(sale_id, 0)
         remaining = max(sale.stock - orders, 0)
-        if await store.create(sale_id, sale, remaining=remaining):
+        if await store.create(sale_id, sale, product=product, remaining=remaining):
             restored += 1
             log.log(
                 logging.WARNING if orders else logging.INFO,
@@ -185,3 +305,30 @@ async def restore_missing_sales(
                 extra={"sale_id": str(sale_id), "orders": orders, "remaining": remaining},
             )
     return restored
+
+
+_CLOSE_NAMESPACE = uuid.UUID("0c1d7e2a-5b9f-4f0e-8a61-3d2b9c4e5f70")
+
+
+def close_waitlist_command(sale_id: UUID) -> CloseWaitlist:
+    """The one command that closes a sale's waitlist: its id comes from the sale, so however
+    many services send it, the decider closes the waitlist once."""
+    return CloseWaitlist(
+        command_id=uuid.uuid5(_CLOSE_NAMESPACE, str(sale_id)),
+        sale_id=sale_id,
+        requested_at_ms=now_ms(),
+    )
+
+
+async def close_ended_waitlists(*, store: SaleStore, line: CommandLine) -> int:
+    """Send the closing command of each ended sale with buyers still on its waitlist; how
+    many were sent. (Run every second or so by each inventory service.)"""
+    sent = 0
+    now = now_ms()
+    for sale_id, fields in await store.all_sales():
+        waiting = int(fields.get("waitlisted", 0)) - int(fields.get("waitlist_served", 0))
+        waiting -= int(fields.get("waitlist_dropped", 0))
+        if waiting > 0 and int(fields["ends_at_ms"]) <= now:
+            await line.enqueue(close_waitlist_command(sale_id))
+            sent += 1
+    return sent

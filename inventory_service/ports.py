@@ -11,7 +11,9 @@ from typing import Protocol
 from uuid import UUID
 
 from inventory_service.domain import Decision, NewSale, StockIncreased
-from shared.contracts.messages import AddStock, Command, Event
+from shared.contracts.messages import Command, Event, LineCommand
+from shared.contracts.products import NewProduct, ProductView
+from shared.contracts.sales import SaleTerms
 
 RequestIds = Sequence[str | None]
 
@@ -22,11 +24,25 @@ class SaleStore(Protocol):
     async def decide(self, commands: Sequence[Command]) -> list[Decision]:
         """Decide in order; a command decided before gets its first decision again."""
 
-    async def create(self, sale_id: UUID, sale: NewSale, *, remaining: int | None = None) -> bool:
+    async def create(
+        self,
+        sale_id: UUID,
+        sale: NewSale,
+        *,
+        product: ProductView | None = None,
+        remaining: int | None = None,
+    ) -> bool:
         """Put the sale's counters in place unless they exist; True if this call did."""
 
     async def counters(self, sale_id: UUID) -> dict[str, int] | None:
-        """stock, remaining, accepted and rejected; None for an unknown sale."""
+        """Its counters (stock, remaining, accepted, rejected, waitlisted, waitlist_served,
+        waitlist_dropped, released) read at one instant; None for an unknown sale."""
+
+    async def terms(self, sale_id: UUID) -> SaleTerms | None:
+        """What the sale sells, at what price, paid within what window."""
+
+    async def all_sales(self) -> list[tuple[UUID, dict[str, str]]]:
+        """Every sale's hash (see SaleField), by start time."""
 
     async def command_outcome(self, command_id: UUID) -> StockIncreased | None:
         """The decision of a stock top-up, once it was taken."""
@@ -37,18 +53,30 @@ class SaleRecords(Protocol):
 
     async def insert(self, sale_id: UUID, sale: NewSale, created_by: UUID) -> None: ...
 
-    async def all(self) -> list[tuple[UUID, NewSale]]: ...
+    async def all(self) -> list[tuple[UUID, NewSale, ProductView]]: ...
 
     async def record_stock_change(self, command_id: UUID, sale_id: UUID, quantity: int) -> None:
         """Add a decided top-up to the durable stock, once per command."""
 
 
+class ProductRecords(Protocol):
+    """The products (Postgres)."""
+
+    async def insert(self, product_id: UUID, product: NewProduct, created_by: UUID) -> None: ...
+
+    async def get(self, product_id: UUID) -> ProductView | None: ...
+
+    async def all(self) -> list[ProductView]: ...
+
+
 class OrderCounts(Protocol):
-    """How many orders each sale has: the order service's data, read through its view."""
+    """Each sale's orders by status: the order service's data, read through its view."""
 
-    async def of_sale(self, sale_id: UUID) -> int: ...
+    async def of_sale(self, sale_id: UUID) -> dict[str, int]:
+        """orders, awaiting_payment, paid, expired, refunded and revenue (all 0 if none)."""
 
-    async def by_sale(self) -> dict[UUID, int]: ...
+    async def held_by_sale(self) -> dict[UUID, int]:
+        """Per sale, the orders that hold a unit (awaiting payment or paid)."""
 
 
 class DecisionPublisher(Protocol):
@@ -66,5 +94,5 @@ class DecisionPublisher(Protocol):
 class CommandLine(Protocol):
     """The sales' lines: an operator's command enters its sale's line like a purchase."""
 
-    async def enqueue(self, command: AddStock, request_id: str | None) -> None:
+    async def enqueue(self, command: LineCommand, request_id: str | None = None) -> None:
         """Return once the broker holds the command (confirmed); raise otherwise."""

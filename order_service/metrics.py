@@ -23,3 +23,9 @@ for _status in ("confirmed", "rejected"):
     PERSISTED.labels(_status)
 for _reason in ("PoisonMessage", "UnsupportedVersion"):
     POISON.labels(_reason)
+PAYMENTS = Counter("orders_payments_total", "Payments by step", ["step"])
+WEBHOOKS = Counter("orders_webhooks_total", "Provider events applied", ["type"])
+EXPIRED = Counter("orders_expired_total", "Orders expired unpaid (their units released)")
+PAYMENTS.labels("started")
+for _type in ("payment.succeeded", "payment.failed", "refund.succeeded"):
+    WEBHOOKS.labels(_type)

@@ -9,7 +9,14 @@ from shared.contracts.errors import NotFound, ServiceUnavailable
 from shared.runtime import request_ids
 from shared.runtime.forwarding import TrustedProxies
 
-_FORWARD_REQUEST = ("Authorization", "Content-Type", "Accept", "Idempotency-Key")
+# Payment-Signature: the provider's webhook is checked by the order service.
+_FORWARD_REQUEST = (
+    "Authorization",
+    "Content-Type",
+    "Accept",
+    "Idempotency-Key",
+    "Payment-Signature",
+)
 _FORWARD_RESPONSE = (
     "Content-Type",
     "Retry-After",

@@ -17,7 +17,7 @@ import time
 from collections import OrderedDict
 
 from gateway.domain import Ticket
-from shared.contracts.redis_layout import moves_forward
+from shared.contracts.redis_layout import moves_forward, order_moves_forward
 
 
 class TicketBoard:
@@ -73,14 +73,29 @@ class TicketBoard:
         """Apply a ticket-updates message; return the tickets that changed."""
         changed = []
         now = time.monotonic()
-        for ticket_id, status, reason, order_id in json.loads(payload):
+        for ticket_id, status, reason, order_id, *more in json.loads(payload):
             ticket = self._tickets.get(ticket_id)
-            # Only forward: a late "accepted" must not pull back a final ticket.
-            if ticket is None or not moves_forward(ticket.status, status):
+            if ticket is None:
                 continue
-            ticket.status = status
-            ticket.reason = reason or None
-            ticket.order_id = order_id or None
+            # [ticket, status, reason, order, order status, waitlist seq]; older publishers
+            # send the first four.
+            order_status = more[0] if more else ""
+            # Only forward: a late "accepted" must not pull back a final ticket.
+            advances = moves_forward(ticket.status, status)
+            shows_order = bool(order_status) and order_moves_forward(
+                ticket.order_status, order_status
+            )
+            if not advances and not shows_order:
+                continue
+            if advances:
+                ticket.status = status
+                ticket.reason = reason or None
+                ticket.order_id = order_id or ticket.order_id
+                if len(more) > 1 and more[1]:
+                    ticket.waitlist_seq = int(more[1])
+            if shows_order:
+                ticket.order_id = order_id or ticket.order_id
+                ticket.order_status = order_status
             ticket.checked_at = now
             changed.append((ticket_id, ticket))
             for event in self._watchers.get(ticket_id, ()):

@@ -80,6 +80,9 @@ class SaleCache:
                 accepted=int(update["accepted"]),
                 rejected=int(update["rejected"]),
                 enqueued=int(update["enqueued"]),
+                waitlisted=int(update.get("waitlisted", 0)),
+                waitlist_served=int(update.get("waitlist_served", 0)),
+                waitlist_dropped=int(update.get("waitlist_dropped", 0)),
             )
         )
 

@@ -21,6 +21,8 @@ _READ = [
     TicketField.REASON,
     TicketField.ORDER_ID,
     TicketField.SEQ,
+    TicketField.ORDER_STATUS,
+    TicketField.WAITLIST_SEQ,
 ]
 
 # How long the record of a ticket the gateway answered 503 for is kept (seconds).
@@ -92,10 +94,21 @@ class RedisTicketRecords:
 
     async def _read(self, ticket_id: str) -> Ticket | None:
         values = await self._redis.hmget(self._keys.ticket(ticket_id), _READ)
-        sale_id, user_id, status, reason, order_id, seq = cast(list[str | None], values)
+        sale_id, user_id, status, reason, order_id, seq, order_status, waitlist_seq = cast(
+            list[str | None], values
+        )
         if sale_id is None or user_id is None or status is None:
             return None
-        return Ticket(user_id, sale_id, status, reason, order_id, seq=int(seq or 0))
+        return Ticket(
+            user_id,
+            sale_id,
+            status,
+            reason,
+            order_id,
+            seq=int(seq or 0),
+            order_status=order_status or None,
+            waitlist_seq=int(waitlist_seq or 0),
+        )
 
     def watch(self, ticket_id: str) -> asyncio.Event:
         return self.board.watch(ticket_id)

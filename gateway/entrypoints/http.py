@@ -5,10 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.appkeys import AUTH, FEED, INVENTORY, ORDERS, PURCHASES, SALES, TICKETS
-from gateway.domain import PurchaseRequest, idempotency_key
+from gateway.domain import PurchaseRequest
 from gateway.entrypoints.streams import ticket_stream
 from gateway.handlers import render_ticket
 from shared.contracts.errors import NotFound
+from shared.contracts.idempotency import idempotency_key
 from shared.runtime.service import authenticate, authenticate_admin
 from shared.runtime.web import model_response, path_uuid, read_json
 
@@ -95,7 +96,24 @@ async def ticket_events(request: web.Request) -> web.StreamResponse:
     )
 
 
+@routes.get("/api/v1/products/{product_id}")
+async def get_product(request: web.Request) -> web.Response:
+    return await request.app[INVENTORY].forward(request)
+
+
 @routes.get("/api/v1/orders")
 async def list_orders(request: web.Request) -> web.Response:
     await authenticate(request)
+    return await request.app[ORDERS].forward(request)
+
+
+@routes.route("*", "/api/v1/orders/{tail:.+}")
+async def order_proxy(request: web.Request) -> web.Response:
+    await authenticate(request)
+    return await request.app[ORDERS].forward(request)
+
+
+@routes.post("/api/v1/payments/webhook")
+async def payment_webhook(request: web.Request) -> web.Response:
+    # Not a user's request: the order service checks the provider's signature.
     return await request.app[ORDERS].forward(request)

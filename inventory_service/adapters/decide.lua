@@ -6,13 +6,18 @@
 -- ARGV[2]  JSON array of commands:
 --          {"k":"p","tid":ticket,"sid":sale,"uid":user,"at":requested_at_ms}   purchase
 --          {"k":"s","cid":command,"sid":sale,"q":quantity}                      stock top-up
+--          {"k":"x","cid":command,"sid":sale,"uid":user,"at":requested_at_ms}  release a unit
+--          {"k":"c","cid":command,"sid":sale}                                   close waitlist
 -- Returns one string per command:
---          "a" accepted | "r:<reason>" rejected | "s:<stock>:<remaining>" stock added |
+--          "a" accepted | "r:<reason>" rejected | "w:<seq>" waitlisted |
+--          "s:<stock>:<remaining>" stock added |
+--          "x" released to stock | "x:<ticket>:<user>" released to that waitlisted ticket |
+--          "c" waitlist closed, "c:<ticket>:<user>;<ticket>:<user>..." with those refused |
 --          "u" unknown sale (nothing recorded: the caller dead-letters the command)
 --
 -- After the batch, each sale it changed is published on SALE_UPDATES (counters and a version
 -- that grows with every change), so gateways learn "sold out" within milliseconds, and the
--- tickets it moved to "accepted" on TICKET_UPDATES.
+-- tickets it moved to "accepted" or "waitlisted" on TICKET_UPDATES.
 --
 -- Idempotency: the first decision of a ticket (or command) is stored with it and returned
 -- again on redelivery, so a redelivered intent never decrements twice.
@@ -21,7 +26,7 @@
 
 local commands = cjson.decode(ARGV[2])
 local out = {}
-local newly_accepted = {}
+local ticket_changes = {}
 
 -- Sale hashes read once per batch: a batch usually holds one sale's crowd.
 local sales = {}
@@ -30,49 +35,102 @@ local function sale_of(sid)
   if sale == nil then
     local key = sale_key(sid)
     local f = redis.call("HMGET", key, SALE.remaining, SALE.starts_at_ms, SALE.ends_at_ms,
-                         SALE.per_user_limit)
+                         SALE.per_user_limit, SALE.waitlist_size, SALE.waitlisted)
     if f[1] == false then
       sale = false
     else
-      sale = {sid = sid, key = key, buyers = buyers_key(sid), remaining = tonumber(f[1]),
-              starts = tonumber(f[2]), ends = tonumber(f[3]), limit = tonumber(f[4]),
-              changed = false}
+      sale = {sid = sid, key = key, buyers = buyers_key(sid), waitlist = waitlist_key(sid),
+              remaining = tonumber(f[1]), starts = tonumber(f[2]), ends = tonumber(f[3]),
+              limit = tonumber(f[4]), waitlist_size = tonumber(f[5] or "0"),
+              waitlisted = tonumber(f[6] or "0"), changed = false}
     end
     sales[sid] = sale
   end
   return sale
 end
 
--- A purchase: window, then stock, then the buyer's limit; the decision is stored with the
--- ticket (tkey), which moves to "accepted" when it wins.
+-- A ticket takes a status (and tells the gateways) unless it is already further on: a late
+-- redelivery must not pull a confirmed ticket back.
+local function advance(tid, status, seq)
+  local tkey = ticket_key(tid)
+  if moves_forward(redis.call("HGET", tkey, TICKET.status), status) then
+    redis.call("HSET", tkey, TICKET.status, status)
+    if seq ~= "" then redis.call("HSET", tkey, TICKET.waitlist_seq, seq) end
+    ticket_changes[#ticket_changes + 1] = {tid, status, "", "", "", seq}
+  end
+end
+
+-- A purchase: window, then sold out (no unit and no room to wait), then the buyer's limit,
+-- then a unit or a place on the waitlist (which counts against the limit too). The decision
+-- is stored with the ticket (tkey).
 local function decide_purchase(c, sale, tkey)
   local decision
   if c.at < sale.starts or c.at >= sale.ends then
     decision = "r:sale_not_active"
-  elseif sale.remaining <= 0 then
+  elseif sale.remaining <= 0 and sale.waitlisted >= sale.waitlist_size then
     decision = "r:sold_out"
   elseif tonumber(redis.call("HGET", sale.buyers, c.uid) or "0") >= sale.limit then
     decision = "r:limit_reached"
-  else
+  elseif sale.remaining > 0 then
     decision = "a"
+  else
+    sale.waitlisted = sale.waitlisted + 1
+    decision = "w:" .. sale.waitlisted
   end
   sale.changed = true
+  redis.call("HSET", tkey, TICKET.decision, decision)
   if decision == "a" then
     sale.remaining = sale.remaining - 1
     redis.call("HINCRBY", sale.buyers, c.uid, 1)
     redis.call("HINCRBY", sale.key, SALE.remaining, -1)
     redis.call("HINCRBY", sale.key, SALE.accepted, 1)
-    -- A late redelivery must not pull a confirmed ticket back to "accepted".
-    if moves_forward(redis.call("HGET", tkey, TICKET.status), "accepted") then
-      redis.call("HSET", tkey, TICKET.decision, decision, TICKET.status, "accepted")
-      newly_accepted[#newly_accepted + 1] = {c.tid, "accepted", "", ""}
-      return decision
-    end
+    advance(c.tid, "accepted", "")
+  elseif decision:sub(1, 1) == "w" then
+    redis.call("HINCRBY", sale.buyers, c.uid, 1)
+    redis.call("HINCRBY", sale.key, SALE.waitlisted, 1)
+    redis.call("RPUSH", sale.waitlist, c.tid .. ":" .. c.uid)
+    advance(c.tid, "waitlisted", tostring(sale.waitlisted))
   else
     redis.call("HINCRBY", sale.key, SALE.rejected, 1)
   end
-  redis.call("HSET", tkey, TICKET.decision, decision)
   return decision
+end
+
+-- An expired order's unit: to the first buyer on the waitlist while the sale is open, else
+-- back to stock; the expired buyer's slot is free again. Stored under its command id.
+local function release_unit(c, sale, ckey)
+  local result = "x"
+  redis.call("HINCRBY", sale.key, SALE.released, 1)
+  if tonumber(redis.call("HGET", sale.buyers, c.uid) or "0") > 0 then
+    redis.call("HINCRBY", sale.buyers, c.uid, -1)
+  end
+  local first = false
+  if c.at < sale.ends then first = redis.call("LPOP", sale.waitlist) end
+  if first then
+    redis.call("HINCRBY", sale.key, SALE.waitlist_served, 1)
+    result = "x:" .. first
+    advance(first:match("^([^:]+)"), "accepted", "")
+  else
+    sale.remaining = redis.call("HINCRBY", sale.key, SALE.remaining, 1)
+  end
+  sale.changed = true
+  redis.call("SET", ckey, result)
+  return result
+end
+
+-- The sale ended: whoever still waits is refused (the order service finalises them).
+local function close_waitlist(c, sale, ckey)
+  local waiting = redis.call("LRANGE", sale.waitlist, 0, -1)
+  redis.call("DEL", sale.waitlist)
+  local result = "c"
+  if #waiting > 0 then
+    result = "c:" .. table.concat(waiting, ";")
+    redis.call("HINCRBY", sale.key, SALE.waitlist_dropped, #waiting)
+    redis.call("HINCRBY", sale.key, SALE.rejected, #waiting)
+    sale.changed = true
+  end
+  redis.call("SET", ckey, result)
+  return result
 end
 
 -- A stock top-up; its outcome is stored under its command id (ckey).
@@ -99,9 +157,11 @@ for i, c in ipairs(commands) do
   if c.k == "p" then
     local tkey = ticket_key(c.tid)
     out[i] = once(redis.call("HGET", tkey, TICKET.decision), c.sid, decide_purchase, tkey, c)
-  elseif c.k == "s" then
+  elseif c.k == "s" or c.k == "x" or c.k == "c" then
     local ckey = command_key(c.cid)
-    out[i] = once(redis.call("GET", ckey), c.sid, add_stock, ckey, c)
+    local apply = add_stock
+    if c.k == "x" then apply = release_unit elseif c.k == "c" then apply = close_waitlist end
+    out[i] = once(redis.call("GET", ckey), c.sid, apply, ckey, c)
   else
     return redis.error_reply("unknown command kind " .. tostring(c.k))
   end
@@ -111,14 +171,17 @@ for _, sale in pairs(sales) do
   if sale and sale.changed then
     local version = redis.call("HINCRBY", sale.key, SALE.version, 1)
     local f = redis.call("HMGET", sale.key, SALE.stock, SALE.remaining, SALE.accepted,
-                         SALE.rejected, SALE.enqueued)
+                         SALE.rejected, SALE.enqueued, SALE.waitlisted, SALE.waitlist_served,
+                         SALE.waitlist_dropped, SALE.released)
     redis.call("PUBLISH", SALE_UPDATES, cjson.encode({
       sale_id = sale.sid, version = version, stock = tonumber(f[1]),
       remaining = tonumber(f[2]), accepted = tonumber(f[3]), rejected = tonumber(f[4]),
-      enqueued = tonumber(f[5] or "0")}))
+      enqueued = tonumber(f[5] or "0"), waitlisted = tonumber(f[6] or "0"),
+      waitlist_served = tonumber(f[7] or "0"), waitlist_dropped = tonumber(f[8] or "0"),
+      released = tonumber(f[9] or "0")}))
   end
 end
-if #newly_accepted > 0 then
-  redis.call("PUBLISH", TICKET_UPDATES, cjson.encode(newly_accepted))
+if #ticket_changes > 0 then
+  redis.call("PUBLISH", TICKET_UPDATES, cjson.encode(ticket_changes))
 end
 return out

@@ -10,17 +10,23 @@ from uuid import UUID
 
 import asyncpg
 
+COUNTS = ("orders", "awaiting_payment", "paid", "expired", "refunded", "revenue")
+
 
 class PostgresOrderCounts:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def of_sale(self, sale_id: UUID) -> int:
-        count = await self._pool.fetchval(
-            "SELECT orders FROM sale_order_counts WHERE sale_id = $1", sale_id
+    async def of_sale(self, sale_id: UUID) -> dict[str, int]:
+        row = await self._pool.fetchrow(
+            "SELECT orders, awaiting_payment, paid, expired, refunded, revenue"
+            " FROM sale_order_counts WHERE sale_id = $1",
+            sale_id,
         )
-        return int(count or 0)
+        return {name: int(row[name]) if row else 0 for name in COUNTS}
 
-    async def by_sale(self) -> dict[UUID, int]:
-        rows = await self._pool.fetch("SELECT sale_id, orders FROM sale_order_counts")
-        return {row["sale_id"]: int(row["orders"]) for row in rows}
+    async def held_by_sale(self) -> dict[UUID, int]:
+        rows = await self._pool.fetch(
+            "SELECT sale_id, awaiting_payment + paid AS held FROM sale_order_counts"
+        )
+        return {row["sale_id"]: int(row["held"]) for row in rows}

@@ -6,7 +6,9 @@ from uuid import UUID
 
 import asyncpg
 
+from inventory_service.adapters.postgres_products import product_of
 from inventory_service.domain import NewSale
+from shared.contracts.products import Money, ProductView
 
 
 class PostgresSaleRecords:
@@ -14,9 +16,13 @@ class PostgresSaleRecords:
         self._pool = pool
 
     async def insert(self, sale_id: UUID, sale: NewSale, created_by: UUID) -> None:
+        """Record a sale whose terms are complete (product, price, payment window)."""
+        assert sale.product_id is not None
+        assert sale.price is not None
         await self._pool.execute(
             "INSERT INTO sales (sale_id, name, stock, starts_at, ends_at, per_user_limit,"
-            " created_by) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            " created_by, product_id, price_amount, currency, payment_window_seconds,"
+            " waitlist_size) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             sale_id,
             sale.name,
             sale.stock,
@@ -24,23 +30,37 @@ class PostgresSaleRecords:
             sale.ends_at,
             sale.per_user_limit,
             created_by,
+            sale.product_id,
+            sale.price.amount,
+            sale.price.currency,
+            sale.payment_window_seconds,
+            sale.waitlist_size,
         )
 
-    async def all(self) -> list[tuple[UUID, NewSale]]:
-        """Every sale's definition (for rebuilding missing Redis state)."""
+    async def all(self) -> list[tuple[UUID, NewSale, ProductView]]:
+        """Every sale's definition and product (for rebuilding missing Redis state)."""
         rows = await self._pool.fetch(
-            "SELECT sale_id, name, stock, starts_at, ends_at, per_user_limit FROM sales"
+            "SELECT s.sale_id, s.name AS sale_name, s.stock, s.starts_at, s.ends_at,"
+            " s.per_user_limit, s.price_amount AS sale_amount, s.currency AS sale_currency,"
+            " s.payment_window_seconds, s.waitlist_size, p.product_id, p.name, p.description,"
+            " p.image_url, p.price_amount, p.currency"
+            " FROM sales s JOIN products p USING (product_id)"
         )
         return [
             (
                 r["sale_id"],
                 NewSale(
-                    name=r["name"],
+                    name=r["sale_name"],
                     stock=r["stock"],
                     starts_at=r["starts_at"],
                     ends_at=r["ends_at"],
                     per_user_limit=r["per_user_limit"],
+                    product_id=r["product_id"],
+                    price=Money(amount=r["sale_amount"], currency=r["sale_currency"]),
+                    payment_window_seconds=r["payment_window_seconds"],
+                    waitlist_size=r["waitlist_size"],
                 ),
+                product_of(r),
             )
             for r in rows
         ]

@@ -15,12 +15,16 @@ from inventory_service.domain import (
     Decision,
     NewSale,
     Rejected,
+    Released,
     StockIncreased,
     UnknownSale,
+    WaitlistClosed,
+    Waitlisted,
 )
-from shared.contracts.messages import Command, PlacePurchase
+from shared.contracts.messages import AddStock, CloseWaitlist, Command, PlacePurchase, ReleaseUnit
+from shared.contracts.products import ProductView
 from shared.contracts.redis_layout import Keys, SaleField, lua_script
-from shared.contracts.sales import datetime_to_ms
+from shared.contracts.sales import SaleTerms, datetime_to_ms
 
 _DECIDE = lua_script(
     resources.files("inventory_service.adapters").joinpath("decide.lua").read_text()
@@ -47,28 +51,69 @@ def _wire(command: Command) -> dict[str, object]:
             "uid": str(command.user_id),
             "at": command.requested_at_ms,
         }
-    return {
-        "k": "s",
-        "cid": str(command.command_id),
-        "sid": str(command.sale_id),
-        "q": command.quantity,
-    }
+    if isinstance(command, AddStock):
+        return {
+            "k": "s",
+            "cid": str(command.command_id),
+            "sid": str(command.sale_id),
+            "q": command.quantity,
+        }
+    if isinstance(command, ReleaseUnit):
+        return {
+            "k": "x",
+            "cid": str(command.command_id),
+            "sid": str(command.sale_id),
+            "uid": str(command.user_id),
+            "at": command.requested_at_ms,
+        }
+    return {"k": "c", "cid": str(command.command_id), "sid": str(command.sale_id)}
+
+
+def _ticket_and_user(entry: str) -> tuple[UUID, UUID]:
+    ticket, _, user = entry.partition(":")
+    return UUID(ticket), UUID(user)
 
 
 def _parse(command: Command, reply: str) -> Decision:
     if reply == "u":
         return UnknownSale(command.sale_id)
-    if reply == "a":
-        assert isinstance(command, PlacePurchase)
-        return Accepted(command.ticket_id)
-    kind, _, rest = reply.partition(":")
-    if kind == "r":
-        assert isinstance(command, PlacePurchase)
-        return Rejected(command.ticket_id, rest)  # type: ignore[arg-type]
-    if kind == "s":
-        stock, _, remaining = rest.partition(":")
-        return StockIncreased(command.command_id, int(stock), int(remaining))  # type: ignore[union-attr]
-    raise ValueError(f"unexpected decision reply {reply!r}")
+    if isinstance(command, PlacePurchase):
+        kind, _, rest = reply.partition(":")
+        if kind == "a":
+            return Accepted(command.ticket_id)
+        if kind == "w":
+            return Waitlisted(command.ticket_id, int(rest))
+        if kind == "r":
+            return Rejected(command.ticket_id, rest)  # type: ignore[arg-type]
+    elif isinstance(command, AddStock) and reply.startswith("s:"):
+        _, stock, remaining = reply.split(":")
+        return StockIncreased(command.command_id, int(stock), int(remaining))
+    elif isinstance(command, ReleaseUnit) and reply.startswith("x"):
+        rest = reply[2:]
+        return Released(command.command_id, _ticket_and_user(rest) if rest else None)
+    elif isinstance(command, CloseWaitlist) and reply.startswith("c"):
+        rest = reply[2:]
+        dropped = tuple(_ticket_and_user(e) for e in rest.split(";")) if rest else ()
+        return WaitlistClosed(command.command_id, dropped)
+    raise ValueError(f"unexpected decision reply {reply!r} to {type(command).__name__}")
+
+
+def legacy_product(sale_id: UUID, name: str) -> ProductView:
+    """The product of a sale made before products existed (see migration 0004)."""
+    return SaleTerms.from_hash(sale_id, {"name": name}).product
+
+
+# What stats show of a sale's hash (see SaleField for what each means).
+COUNTERS = [
+    SaleField.STOCK,
+    SaleField.REMAINING,
+    SaleField.ACCEPTED,
+    SaleField.REJECTED,
+    SaleField.WAITLISTED,
+    SaleField.WAITLIST_SERVED,
+    SaleField.WAITLIST_DROPPED,
+    SaleField.RELEASED,
+]
 
 
 class RedisSaleStore:
@@ -79,6 +124,7 @@ class RedisSaleStore:
         self._keys = keys
         self._decide = client.register_script(_DECIDE)
         self._create = client.register_script(_CREATE)
+        self._terms: dict[UUID, SaleTerms] = {}  # fixed at creation, so cached for good
 
     async def decide(self, commands: Sequence[Command]) -> list[Decision]:
         """Decide ``commands`` in order in one atomic script call (idempotent per item)."""
@@ -86,9 +132,19 @@ class RedisSaleStore:
         replies = await self._decide(args=[self._keys.prefix, payload])
         return [_parse(c, r) for c, r in zip(commands, replies, strict=True)]
 
-    async def create(self, sale_id: UUID, sale: NewSale, *, remaining: int | None = None) -> bool:
-        """Put a sale's hash in place unless it exists; True if this call created it."""
-        fields = {
+    async def create(
+        self,
+        sale_id: UUID,
+        sale: NewSale,
+        *,
+        product: ProductView | None = None,
+        remaining: int | None = None,
+    ) -> bool:
+        """Put a sale's hash in place unless it exists; True if this call created it. The
+        terms a sale leaves out come from its product (price) and the defaults."""
+        product = product or legacy_product(sale_id, sale.name)
+        price = sale.price or product.price
+        fields: dict[str, object] = {
             SaleField.NAME: sale.name,
             SaleField.STOCK: sale.stock,
             SaleField.REMAINING: sale.stock if remaining is None else remaining,
@@ -99,6 +155,15 @@ class RedisSaleStore:
             SaleField.STARTS_AT_MS: datetime_to_ms(sale.starts_at),
             SaleField.ENDS_AT_MS: datetime_to_ms(sale.ends_at),
             SaleField.PER_USER_LIMIT: sale.per_user_limit,
+            SaleField.PRODUCT: product.model_dump_json(),
+            SaleField.PRICE_AMOUNT: price.amount,
+            SaleField.CURRENCY: price.currency,
+            SaleField.PAYMENT_WINDOW_MS: 1000 * (sale.payment_window_seconds or 600),
+            SaleField.WAITLIST_SIZE: sale.waitlist_size,
+            SaleField.WAITLISTED: 0,
+            SaleField.WAITLIST_SERVED: 0,
+            SaleField.WAITLIST_DROPPED: 0,
+            SaleField.RELEASED: 0,
         }
         created = await self._create(
             args=[
@@ -110,11 +175,21 @@ class RedisSaleStore:
         return bool(created)
 
     async def counters(self, sale_id: UUID) -> dict[str, int] | None:
-        names = [SaleField.STOCK, SaleField.REMAINING, SaleField.ACCEPTED, SaleField.REJECTED]
-        values = await self._redis.hmget(self._keys.sale(sale_id), names)
+        """The sale's counters, read at one instant (one HMGET)."""
+        values = await self._redis.hmget(self._keys.sale(sale_id), COUNTERS)
         if values[0] is None:
             return None
-        return {name: int(v or 0) for name, v in zip(names, values, strict=True)}
+        return {name: int(v or 0) for name, v in zip(COUNTERS, values, strict=True)}
+
+    async def terms(self, sale_id: UUID) -> SaleTerms | None:
+        """What the sale sells and on what terms; None for an unknown sale."""
+        terms = self._terms.get(sale_id)
+        if terms is None:
+            fields = cast(dict[str, str], await self._redis.hgetall(self._keys.sale(sale_id)))
+            if SaleField.NAME not in fields:
+                return None
+            terms = self._terms[sale_id] = SaleTerms.from_hash(sale_id, fields)
+        return terms
 
     async def all_sales(self) -> list[tuple[UUID, dict[str, str]]]:
         """Every sale's hash, by start time (one pipelined round trip)."""

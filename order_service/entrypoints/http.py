@@ -1,4 +1,5 @@
-"""HTTP entrypoints of the order service: a buyer's own orders."""
+"""HTTP entrypoints of the order service: a buyer's own orders and their payment, and the
+payment provider's webhook."""
 
 from __future__ import annotations
 
@@ -6,9 +7,14 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from order_service import handlers
-from order_service.appkeys import ORDERS
-from shared.contracts.errors import ValidationFailed
+from order_service.adapters.postgres_payments import WebhookRefused
+from order_service.appkeys import ORDERS, PAYMENTS, PROVIDER, SETTINGS, TICKETS
+from order_service.payments import InvalidEvent
+from order_service.webhook_signature import HEADER, InvalidSignature
+from shared.contracts.errors import BadRequest, NotFound, ValidationFailed
+from shared.contracts.idempotency import idempotency_key
 from shared.runtime.service import authenticate
+from shared.runtime.web import path_uuid, read_json
 
 routes = web.RouteTableDef()
 
@@ -38,14 +44,61 @@ async def list_orders(request: web.Request) -> web.Response:
             details=[{"field": "limit", "message": e["msg"]} for e in exc.errors()],
         ) from None
     orders = await handlers.list_orders(claims.user_id, query.limit, orders=request.app[ORDERS])
-    return web.json_response(
-        [
-            {
-                "order_id": str(o["order_id"]),
-                "ticket_id": str(o["ticket_id"]),
-                "sale_id": str(o["sale_id"]),
-                "created_at": o["created_at"].isoformat(),  # type: ignore[union-attr]
-            }
-            for o in orders
-        ]
+    return web.json_response(orders)
+
+
+@routes.get("/api/v1/orders/{order_id}")
+async def get_order(request: web.Request) -> web.Response:
+    claims = await authenticate(request)
+    order_id = path_uuid(request, "order_id", missing="no such order")
+    order = await request.app[ORDERS].order_of(order_id, claims.user_id)
+    if order is None:  # someone else's order is not found either
+        raise NotFound("no such order", code="no_such_order")
+    return web.json_response(order)
+
+
+class PaymentRequest(BaseModel):
+    """The buyer chooses how to pay; what to pay is the order's, never the client's."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    payment_method: str = Field(min_length=1, max_length=100)
+
+
+@routes.post("/api/v1/orders/{order_id}/payments")
+async def pay_order(request: web.Request) -> web.Response:
+    claims = await authenticate(request)
+    order_id = path_uuid(request, "order_id", missing="no such order")
+    key = idempotency_key(request.headers.get("Idempotency-Key"))
+    body = await read_json(request, PaymentRequest)
+    payment = await handlers.pay(
+        order_id,
+        claims.user_id,
+        body.payment_method,
+        key,
+        payments=request.app[PAYMENTS],
+        provider=request.app[PROVIDER],
     )
+    return web.json_response(payment.object(), status=202)
+
+
+@routes.post("/api/v1/payments/webhook")
+async def payment_webhook(request: web.Request) -> web.Response:
+    """The provider's answers; refused (400, nothing changed) unless signed, fresh and new."""
+    body = await request.read()
+    try:
+        await handlers.receive_webhook(
+            body,
+            request.headers.get(HEADER),
+            secret=request.app[SETTINGS].webhook_secret,
+            payments=request.app[PAYMENTS],
+            provider=request.app[PROVIDER],
+            tickets=request.app[TICKETS],
+        )
+    except InvalidSignature as exc:
+        raise BadRequest(exc.message, code=exc.code) from None
+    except InvalidEvent as exc:
+        raise BadRequest(str(exc), code="webhook_invalid") from None
+    except WebhookRefused as exc:
+        raise BadRequest(exc.message, code=exc.code) from None
+    return web.json_response({"received": True})

@@ -49,7 +49,33 @@ class AddStock(Message):
     requested_at_ms: int = Field(ge=0)
 
 
-Command = Annotated[PlacePurchase | AddStock, Field(discriminator="type")]
+class ReleaseUnit(Message):
+    """An expired order gives its unit back: to the first waitlisted buyer, else to stock.
+    Its id comes from the order, so the unit is released once however often it is sent."""
+
+    type: Literal["release_unit"] = "release_unit"
+    command_id: UUID
+    sale_id: UUID
+    order_id: UUID
+    ticket_id: UUID
+    user_id: UUID
+    requested_at_ms: int = Field(ge=0)
+
+
+class CloseWaitlist(Message):
+    """The sale ended: every buyer still on its waitlist is refused (sold out)."""
+
+    type: Literal["close_waitlist"] = "close_waitlist"
+    command_id: UUID
+    sale_id: UUID
+    requested_at_ms: int = Field(ge=0)
+
+
+Command = Annotated[
+    PlacePurchase | AddStock | ReleaseUnit | CloseWaitlist, Field(discriminator="type")
+]
+# The commands an operator or a service sends into a sale's line (not a buyer's purchase).
+LineCommand = AddStock | ReleaseUnit | CloseWaitlist
 
 
 class CommandBatch(Message):
@@ -62,13 +88,21 @@ class CommandBatch(Message):
 
 
 class PurchaseAccepted(Message):
-    """Stock was reserved for the ticket; the order service writes the order."""
+    """A unit was reserved for the ticket; the order service writes the order, to be paid by
+    ``pay_by_ms`` at the sale's price. (Decisions of a build without payments lack the terms:
+    their order is complete at once, for nothing, as it was then.)"""
 
     type: Literal["purchase_accepted"] = "purchase_accepted"
     ticket_id: UUID
     sale_id: UUID
     user_id: UUID
     decided_at_ms: int = Field(ge=0)
+    requested_at_ms: int | None = Field(default=None, ge=0)
+    product_id: UUID | None = None
+    price_amount: int | None = Field(default=None, ge=0)
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    pay_by_ms: int | None = Field(default=None, ge=0)
+    from_waitlist: bool = False
 
 
 class PurchaseRejected(Message):
@@ -78,6 +112,7 @@ class PurchaseRejected(Message):
     user_id: UUID
     reason: RejectReason
     decided_at_ms: int = Field(ge=0)
+    requested_at_ms: int | None = Field(default=None, ge=0)
 
 
 class StockAdded(Message):

@@ -19,22 +19,26 @@ from uuid import UUID
 TEMPLATES = {
     "sales_index": "sales",  # sorted set of sale ids, scored by start time
     "sale": "sale:{}",  # hash, SaleField
-    "buyers": "sale:{}:buyers",  # hash user id -> units accepted for that user in the sale
+    "buyers": "sale:{}:buyers",  # hash user id -> units held or waited for by that user
+    "waitlist": "sale:{}:waitlist",  # list of "<ticket>:<user>", first in line first
     "ticket": "ticket:{}",  # hash, TicketField
     "command": "cmd:{}",  # the outcome of an operator command (stock top-up), for redelivery
     "idempotency": "idem:{}:{}",  # user id, "<sale id>:<Idempotency-Key>" -> ticket id
-    # Pub/sub: a sale's counters after each change (JSON, see decide.lua), and ticket status
-    # changes (a JSON list of [ticket, status, reason, order], empty strings for none).
+    # Pub/sub: a sale's counters after each change (JSON, see decide.lua), and ticket changes
+    # (a JSON list of [ticket, status, reason, order, order status, waitlist seq], empty
+    # strings for none; readers also take the older four-element form).
     "sale_updates": "sale-updates",
     "ticket_updates": "ticket-updates",
 }
 
 
 class SaleField:
-    """Fields of a sale hash. The decision script alone changes stock, remaining, accepted,
-    rejected and version (which grows with every change, so readers can order snapshots);
-    gateways add to enqueued (intents the broker confirmed), so that enqueued - accepted -
-    rejected is the demand still waiting in line."""
+    """Fields of a sale hash. The decision script alone changes the counters (stock,
+    remaining, accepted, rejected, waitlisted, waitlist_served, waitlist_dropped, released)
+    and version (which grows with every change, so readers can order snapshots); gateways
+    add to enqueued (intents the broker confirmed), so that enqueued - decided is the demand
+    still waiting in line. Units held (awaiting payment or paid) are
+    accepted + waitlist_served - released, and held + remaining = stock at every moment."""
 
     NAME = "name"
     STOCK = "stock"
@@ -46,6 +50,15 @@ class SaleField:
     STARTS_AT_MS = "starts_at_ms"
     ENDS_AT_MS = "ends_at_ms"
     PER_USER_LIMIT = "per_user_limit"
+    PRODUCT = "product"  # the product object (JSON), as the API shows it
+    PRICE_AMOUNT = "price_amount"  # the sale price, in the currency's minor unit
+    CURRENCY = "currency"
+    PAYMENT_WINDOW_MS = "payment_window_ms"
+    WAITLIST_SIZE = "waitlist_size"
+    WAITLISTED = "waitlisted"  # buyers ever put on the waitlist (at most waitlist_size)
+    WAITLIST_SERVED = "waitlist_served"  # of them, given a released unit
+    WAITLIST_DROPPED = "waitlist_dropped"  # of them, rejected when the sale ended
+    RELEASED = "released"  # units given back by expired orders
 
 
 class TicketField:
@@ -59,20 +72,33 @@ class TicketField:
     ORDER_ID = "order_id"
     SEQ = "seq"  # the ticket's place in its sale's line (the sale's enqueued count)
     DECISION = "decision"  # the decider's first answer, repeated on redelivery
+    WAITLIST_SEQ = "waitlist_seq"  # the ticket's place on the waitlist, counted from 1
+    ORDER_STATUS = "order_status"  # its order's status, once it has one
 
 
-# A ticket's status only moves forward: queued -> accepted -> confirmed, or to rejected
-# (from queued, or from accepted never in practice). A late or redelivered update of a lower
-# rank never pulls a ticket back.
-STATUS_RANK = {"queued": 0, "accepted": 1, "confirmed": 2, "rejected": 2}
+# A ticket's status only moves forward: queued -> (waitlisted ->) accepted -> confirmed, or to
+# rejected (from queued or waitlisted). A late or redelivered update of a lower rank never
+# pulls a ticket back.
+STATUS_RANK = {"queued": 0, "waitlisted": 1, "accepted": 2, "confirmed": 3, "rejected": 3}
 FINAL_STATUSES = frozenset(
     s for s, rank in STATUS_RANK.items() if rank == max(STATUS_RANK.values())
 )
 
 
+# An order's status: awaiting_payment -> paid, or -> expired -> refunded (a payment that
+# arrived after the deadline was given back).
+ORDER_STATUS_RANK = {"awaiting_payment": 0, "paid": 1, "expired": 1, "refunded": 2}
+
+
 def moves_forward(current: str | None, new: str) -> bool:
     """Whether a ticket in ``current`` (None: no record yet) may take ``new``."""
     return STATUS_RANK.get(new, -1) > (-1 if current is None else STATUS_RANK.get(current, -1))
+
+
+def order_moves_forward(current: str | None, new: str) -> bool:
+    """Whether a ticket whose order shows ``current`` (None: none yet) may show ``new``."""
+    rank = ORDER_STATUS_RANK
+    return rank.get(new, -1) > (-1 if not current else rank.get(current, -1))
 
 
 @dataclass(frozen=True)
@@ -97,6 +123,9 @@ class Keys:
 
     def buyers(self, sale_id: UUID | str) -> str:
         return self._key("buyers", sale_id)
+
+    def waitlist(self, sale_id: UUID | str) -> str:
+        return self._key("waitlist", sale_id)
 
     def ticket(self, ticket_id: UUID | str) -> str:
         return self._key("ticket", ticket_id)
@@ -157,8 +186,15 @@ def lua_prelude() -> str:
         "local STATUS_RANK = {"
         + ", ".join(f"{status} = {rank}" for status, rank in STATUS_RANK.items())
         + "}",
+        "local ORDER_STATUS_RANK = {"
+        + ", ".join(f"{status} = {rank}" for status, rank in ORDER_STATUS_RANK.items())
+        + "}",
         "local function moves_forward(current, new)",
         "  return (STATUS_RANK[new] or -1) > ((current and STATUS_RANK[current]) or -1)",
+        "end",
+        "local function order_moves_forward(current, new)",
+        "  return (ORDER_STATUS_RANK[new] or -1) >",
+        "    ((current and current ~= '' and ORDER_STATUS_RANK[current]) or -1)",
         "end",
     ]
     return "\n".join(lines) + "\n"

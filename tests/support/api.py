@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -61,6 +62,24 @@ class Api:
         assert reply.status == 201, reply
         return await self.login(username, password)
 
+    async def create_product(
+        self,
+        admin_token: str,
+        *,
+        name: str = "Limited sneaker",
+        amount: int = 12_900,
+        currency: str = "EUR",
+        **extra: Any,
+    ) -> dict[str, Any]:
+        reply = await self.call(
+            "POST",
+            "/api/v1/admin/products",
+            token=admin_token,
+            json={"name": name, "price": {"amount": amount, "currency": currency}, **extra},
+        )
+        assert reply.status == 201, reply
+        return dict(reply.body)
+
     async def create_sale(
         self,
         admin_token: str,
@@ -70,7 +89,13 @@ class Api:
         starts_in: timedelta = timedelta(seconds=-1),
         lasts: timedelta = timedelta(hours=1),
         name: str = "drop",
+        product_id: str | None = None,
+        **terms: Any,
     ) -> dict[str, Any]:
+        """A sale (of a new product unless one is named); ``terms``: price,
+        payment_window_seconds, waitlist_size."""
+        if product_id is None:
+            product_id = (await self.create_product(admin_token))["product_id"]
         starts = datetime.now(UTC) + starts_in
         reply = await self.call(
             "POST",
@@ -82,6 +107,8 @@ class Api:
                 "starts_at": starts.isoformat(),
                 "ends_at": (starts + lasts).isoformat(),
                 "per_user_limit": per_user_limit,
+                "product_id": product_id,
+                **terms,
             },
         )
         assert reply.status == 201, reply
@@ -109,3 +136,56 @@ class Api:
             if time.monotonic() > deadline:
                 raise AssertionError(f"ticket {ticket_id} still {reply.body} after {timeout}s")
             await asyncio.sleep(0.05)
+
+    async def wait_ticket(
+        self,
+        token: str,
+        ticket_id: str,
+        done: Callable[[dict[str, Any]], bool],
+        *,
+        timeout: float = 30,
+    ) -> dict[str, Any]:
+        """Poll the ticket until ``done(ticket)``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            reply = await self.ticket(token, ticket_id)
+            assert reply.status == 200, reply
+            if done(reply.body):
+                return dict(reply.body)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"ticket {ticket_id} still {reply.body} after {timeout}s")
+            await asyncio.sleep(0.05)
+
+    async def order(self, token: str, order_id: str) -> Reply:
+        return await self.call("GET", f"/api/v1/orders/{order_id}", token=token)
+
+    async def pay(
+        self, token: str, order_id: str, method: str = "pm_card_visa", *, key: str | None = None
+    ) -> Reply:
+        headers = {"Idempotency-Key": key} if key else None
+        return await self.call(
+            "POST",
+            f"/api/v1/orders/{order_id}/payments",
+            token=token,
+            json={"payment_method": method},
+            headers=headers,
+        )
+
+    async def wait_order(
+        self, token: str, order_id: str, statuses: tuple[str, ...], *, timeout: float = 30
+    ) -> dict[str, Any]:
+        """Poll the order until its status is one of ``statuses``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            reply = await self.order(token, order_id)
+            assert reply.status == 200, reply
+            if reply.body["status"] in statuses:
+                return dict(reply.body)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"order {order_id} still {reply.body} after {timeout}s")
+            await asyncio.sleep(0.05)
+
+    async def stats(self, admin_token: str, sale_id: str) -> dict[str, Any]:
+        reply = await self.call("GET", f"/api/v1/admin/sales/{sale_id}/stats", token=admin_token)
+        assert reply.status == 200, reply
+        return dict(reply.body)

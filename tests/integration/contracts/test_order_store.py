@@ -34,12 +34,38 @@ async def test_persisting_is_idempotent_and_orders_are_newest_first(orders):
     await orders.persist(outcomes_of([second, first, lost]))  # redelivered, overlapping
     mine = await orders.orders_of(alice, 10)
     assert [o["order_id"] for o in mine] == [
-        order_id_for(second.ticket_id),
-        order_id_for(first.ticket_id),
+        str(order_id_for(second.ticket_id)),
+        str(order_id_for(first.ticket_id)),
     ]
-    assert [o["ticket_id"] for o in mine] == [second.ticket_id, first.ticket_id]
-    assert {o["sale_id"] for o in mine} == {sale_id}
+    assert [o["ticket_id"] for o in mine] == [str(second.ticket_id), str(first.ticket_id)]
+    assert {o["sale_id"] for o in mine} == {str(sale_id)}
+    # Decisions of a build without payments: complete at once, for nothing.
+    assert {(o["status"], o["price"]["amount"]) for o in mine} == {("paid", 0)}
     assert [o["order_id"] for o in await orders.orders_of(alice, 1)] == [
-        order_id_for(second.ticket_id)
+        str(order_id_for(second.ticket_id))
     ]
     assert await orders.orders_of(uuid4(), 10) == []
+
+
+async def test_an_order_awaits_payment_at_the_sale_price_and_is_its_buyers_alone(orders):
+    alice, sale_id = uuid4(), uuid4()
+    event = PurchaseAccepted(
+        ticket_id=uuid4(),
+        sale_id=sale_id,
+        user_id=alice,
+        decided_at_ms=1_700_000_000_000,
+        product_id=uuid4(),
+        price_amount=4_999,
+        currency="EUR",
+        pay_by_ms=1_700_000_600_000,
+    )
+    await orders.persist(outcomes_of([event]))
+    order_id = order_id_for(event.ticket_id)
+    mine = await orders.order_of(order_id, alice)
+    assert mine is not None
+    assert mine["status"] == "awaiting_payment"
+    assert mine["price"] == {"amount": 4_999, "currency": "EUR"}
+    assert mine["pay_by"] == "2023-11-14T22:23:20+00:00"
+    assert mine["paid_at"] is None
+    assert await orders.order_of(order_id, uuid4()) is None
+    assert await orders.order_of(uuid4(), alice) is None

@@ -4,7 +4,7 @@ import pytest
 
 from gateway.domain import AdmissionLimits, admit, ensure_purchasable
 from shared.contracts.errors import Conflict, ServiceUnavailable
-from shared.contracts.sales import SaleView
+from shared.contracts.sales import SaleTerms, SaleView
 
 LIMITS = AdmissionLimits(demand_factor=10, demand_slack=100, partition_max_waiting=5_000)
 
@@ -41,6 +41,7 @@ def test_window_and_sold_out_are_refused_before_enqueueing(now, remaining, code)
         ends_at_ms=2_000,
         per_user_limit=1,
         now_ms=now,
+        terms=SaleTerms.from_hash(uuid4(), {"name": "x"}),
     )
     with pytest.raises(Conflict) as caught:
         ensure_purchasable(sale.state)

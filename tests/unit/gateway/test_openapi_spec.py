@@ -18,7 +18,7 @@ from auth_service.domain import Credentials, LoginRequest, username_problem
 from auth_service.entrypoints import http as auth_http
 from auth_service.settings import AuthSettings
 from gateway.app import create_app
-from gateway.domain import PurchaseRequest, TicketStatus, TicketView, idempotency_key
+from gateway.domain import PurchaseRequest, TicketStatus, TicketView
 from gateway.entrypoints import docs
 from gateway.settings import GatewaySettings
 from inventory_service.domain import NewSale
@@ -26,6 +26,7 @@ from inventory_service.entrypoints import http as inventory_http
 from order_service.entrypoints import http as order_http
 from order_service.entrypoints.http import OrdersQuery
 from shared.contracts.errors import BadRequest
+from shared.contracts.idempotency import idempotency_key
 from shared.contracts.messages import RejectReason
 from shared.contracts.sales import SaleState, SaleView
 from shared.runtime.service import MAX_BODY_BYTES

@@ -10,7 +10,7 @@ import pytest
 from gateway.domain import AdmissionLimits, SaleSnapshot
 from gateway.handlers import Purchases
 from shared.contracts.errors import Conflict, NotFound, ServiceUnavailable
-from shared.contracts.sales import now_ms
+from shared.contracts.sales import SaleTerms, now_ms
 from shared.contracts.topology import Names, partition_of
 from shared.runtime import request_ids
 from tests.unit.gateway.fakes import FakeIdempotency, FakeIntents, FakeSales, FakeTickets
@@ -32,6 +32,7 @@ def sale(*, remaining=10, stock=10, starts_in_ms=-60_000, waiting=0, sale_id=Non
         rejected=0,
         enqueued=stock - remaining + waiting,
         version=1,
+        terms=SaleTerms.from_hash(uuid4(), {"name": "drop"}),
     )
 
 

@@ -16,8 +16,9 @@ from inventory_service.domain import (
     StockIncreased,
     decide_batch,
 )
-from shared.contracts.messages import AddStock, Command, Event
-from shared.contracts.sales import datetime_to_ms
+from shared.contracts.messages import Command, Event, LineCommand
+from shared.contracts.products import NewProduct, ProductView
+from shared.contracts.sales import SaleTerms, datetime_to_ms
 
 
 class Failing:
@@ -35,15 +36,32 @@ class FakeSaleStore(Failing):
     def __init__(self) -> None:
         self.sales: dict[UUID, SaleCounters] = {}
         self.decided: dict[UUID, Decision] = {}  # ticket or command id -> its first decision
+        self.sale_terms: dict[UUID, SaleTerms] = {}
+        self.names: dict[UUID, str] = {}
 
     async def decide(self, commands: Sequence[Command]) -> list[Decision]:
         self._maybe_fail()
         return decide_batch(self.sales, commands, self.decided)
 
-    async def create(self, sale_id: UUID, sale: NewSale, *, remaining: int | None = None) -> bool:
+    async def create(
+        self,
+        sale_id: UUID,
+        sale: NewSale,
+        *,
+        product: ProductView | None = None,
+        remaining: int | None = None,
+    ) -> bool:
         self._maybe_fail()
         if sale_id in self.sales:
             return False
+        product = product or SaleTerms.from_hash(sale_id, {"name": sale.name}).product
+        self.sale_terms[sale_id] = SaleTerms(
+            product=product,
+            price=sale.price or product.price,
+            payment_window_ms=1000 * (sale.payment_window_seconds or 600),
+            waitlist_size=sale.waitlist_size,
+        )
+        self.names[sale_id] = sale.name
         left = sale.stock if remaining is None else remaining
         self.sales[sale_id] = SaleCounters(
             stock=sale.stock,
@@ -52,6 +70,7 @@ class FakeSaleStore(Failing):
             ends_at_ms=datetime_to_ms(sale.ends_at),
             per_user_limit=sale.per_user_limit,
             accepted=sale.stock - left,
+            waitlist_size=sale.waitlist_size,
         )
         return True
 
@@ -65,7 +84,31 @@ class FakeSaleStore(Failing):
             "remaining": sale.remaining,
             "accepted": sale.accepted,
             "rejected": sale.rejected,
+            "waitlisted": sale.waitlisted,
+            "waitlist_served": sale.waitlist_served,
+            "waitlist_dropped": sale.waitlist_dropped,
+            "released": sale.released,
         }
+
+    async def terms(self, sale_id: UUID) -> SaleTerms | None:
+        self._maybe_fail()
+        return self.sale_terms.get(sale_id)
+
+    async def all_sales(self) -> list[tuple[UUID, dict[str, str]]]:
+        self._maybe_fail()
+        return [
+            (
+                sale_id,
+                {
+                    "name": self.names[sale_id],
+                    "ends_at_ms": str(sale.ends_at_ms),
+                    "waitlisted": str(sale.waitlisted),
+                    "waitlist_served": str(sale.waitlist_served),
+                    "waitlist_dropped": str(sale.waitlist_dropped),
+                },
+            )
+            for sale_id, sale in self.sales.items()
+        ]
 
     async def command_outcome(self, command_id: UUID) -> StockIncreased | None:
         self._maybe_fail()
@@ -82,23 +125,47 @@ class FakeSaleRecords(Failing):
         self._maybe_fail()
         self.sales[sale_id] = (sale, created_by)
 
-    async def all(self) -> list[tuple[UUID, NewSale]]:
+    async def all(self) -> list[tuple[UUID, NewSale, ProductView]]:
         self._maybe_fail()
-        return [(sale_id, sale) for sale_id, (sale, _) in self.sales.items()]
+        return [
+            (sale_id, sale, SaleTerms.from_hash(sale_id, {"name": sale.name}).product)
+            for sale_id, (sale, _) in self.sales.items()
+        ]
 
     async def record_stock_change(self, command_id: UUID, sale_id: UUID, quantity: int) -> None:
         self._maybe_fail()
         self.stock_changes.setdefault(command_id, (sale_id, quantity))
 
 
+class FakeProducts(Failing):
+    def __init__(self) -> None:
+        self.products: dict[UUID, ProductView] = {}
+
+    async def insert(self, product_id: UUID, product: NewProduct, created_by: UUID) -> None:
+        self._maybe_fail()
+        self.products[product_id] = ProductView(
+            product_id=product_id, **product.model_dump(mode="json")
+        )
+
+    async def get(self, product_id: UUID) -> ProductView | None:
+        return self.products.get(product_id)
+
+    async def all(self) -> list[ProductView]:
+        return list(self.products.values())
+
+
 class FakeOrderCounts:
+    """Orders that hold a unit, per sale (as if none was paid, expired or refunded yet)."""
+
     def __init__(self, counts: dict[UUID, int] | None = None) -> None:
         self.counts = dict(counts or {})
 
-    async def of_sale(self, sale_id: UUID) -> int:
-        return self.counts.get(sale_id, 0)
+    async def of_sale(self, sale_id: UUID) -> dict[str, int]:
+        held = self.counts.get(sale_id, 0)
+        return {"orders": held, "awaiting_payment": held, "paid": 0, "expired": 0,
+                "refunded": 0, "revenue": 0}  # fmt: skip
 
-    async def by_sale(self) -> dict[UUID, int]:
+    async def held_by_sale(self) -> dict[UUID, int]:
         return dict(self.counts)
 
 
@@ -128,9 +195,9 @@ class FakeCommandLine:
 
     def __init__(self, store: FakeSaleStore | None = None) -> None:
         self.store = store
-        self.enqueued: list[tuple[AddStock, str | None]] = []
+        self.enqueued: list[tuple[LineCommand, str | None]] = []
 
-    async def enqueue(self, command: AddStock, request_id: str | None) -> None:
+    async def enqueue(self, command: LineCommand, request_id: str | None = None) -> None:
         self.enqueued.append((command, request_id))
         if self.store is not None:
             await self.store.decide([command])

@@ -85,7 +85,7 @@ async def test_orders_are_the_buyers_own_newest_first(deps):
     older, newer = accepted(sale_id, alice, at=1_000), accepted(sale_id, alice, at=2_000)
     await handlers.persist_decisions([older, newer, accepted(sale_id)], [None] * 3, **deps)
     mine = await handlers.list_orders(alice, 10, orders=deps["orders"])
-    assert [o["ticket_id"] for o in mine] == [newer.ticket_id, older.ticket_id]
+    assert [o["ticket_id"] for o in mine] == [str(newer.ticket_id), str(older.ticket_id)]
     assert len(await handlers.list_orders(alice, 1, orders=deps["orders"])) == 1
 
 

@@ -1,22 +1,24 @@
-"""Operator commands into a sale's line: published to its partition like any intent."""
+"""Commands into a sale's line (a top-up, a released unit, closing the waitlist): published
+to the sale's partition like any purchase, so they take effect at a well-defined place in it."""
 
 from __future__ import annotations
 
 from aio_pika.abc import AbstractExchange
 
-from shared.contracts.messages import AddStock, CommandBatch, encode
+from shared.contracts.messages import CommandBatch, LineCommand, encode
 from shared.contracts.topology import Names
 from shared.runtime import request_ids
 from shared.runtime.publishing import publish_confirmed
 
 
-class AmqpCommandLine:
+class AmqpSaleLine:
     def __init__(self, intents: AbstractExchange, names: Names, *, confirm_timeout: float):
         self._intents = intents
         self._names = names
         self._timeout = confirm_timeout
 
-    async def enqueue(self, command: AddStock, request_id: str | None) -> None:
+    async def enqueue(self, command: LineCommand, request_id: str | None = None) -> None:
+        """Return once the broker holds the command (confirmed); raise otherwise."""
         await publish_confirmed(
             self._intents,
             encode(CommandBatch(commands=[command])),

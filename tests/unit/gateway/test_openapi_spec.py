@@ -21,7 +21,7 @@ from gateway.app import create_app
 from gateway.domain import PurchaseRequest, TicketStatus, TicketView
 from gateway.entrypoints import docs
 from gateway.settings import GatewaySettings
-from inventory_service.domain import NewSale
+from inventory_service.domain import NewSale, SaleRequest
 from inventory_service.entrypoints import http as inventory_http
 from order_service.entrypoints import http as order_http
 from order_service.entrypoints.http import OrdersQuery
@@ -33,9 +33,19 @@ from shared.runtime.service import MAX_BODY_BYTES
 
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 # The gateway forwards everything under these prefixes; the spec names the concrete paths.
-PROXIES = {"/api/v1/auth/{tail}": "/api/v1/auth/", "/api/v1/admin/{tail}": "/api/v1/admin/"}
+PROXIES = {
+    "/api/v1/auth/{tail}": "/api/v1/auth/",
+    "/api/v1/admin/{tail}": "/api/v1/admin/",
+    "/api/v1/orders/{tail}": "/api/v1/orders/",
+}
 # Paths the gateway forwards to another service, reading any request body to send it on.
-FORWARDED = ("/api/v1/auth/", "/api/v1/admin/", "/api/v1/orders")
+FORWARDED = (
+    "/api/v1/auth/",
+    "/api/v1/admin/",
+    "/api/v1/orders",
+    "/api/v1/products/",
+    "/api/v1/payments/",
+)
 
 
 @pytest.fixture(scope="module")
@@ -234,7 +244,7 @@ def test_secured_operations_document_their_failures(spec):
     [
         ("RegisterRequest", Credentials),
         ("LoginRequest", LoginRequest),
-        ("NewSale", NewSale),
+        ("NewSale", SaleRequest),
         ("PurchaseRequest", PurchaseRequest),
     ],
 )

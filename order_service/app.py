@@ -12,6 +12,7 @@ from aiohttp import web
 
 from order_service.adapters.postgres_orders import PostgresOrders
 from order_service.adapters.postgres_payments import PostgresPayments
+from order_service.adapters.postgres_report import PostgresSaleReport
 from order_service.adapters.redis_tickets import RedisTicketFinaliser
 from order_service.adapters.simulated_payments import SimulatedPaymentProvider
 from order_service.appkeys import (
@@ -21,6 +22,7 @@ from order_service.appkeys import (
     PAYMENTS,
     POOL,
     PROVIDER,
+    REPORT,
     SETTINGS,
     TICKETS,
 )
@@ -44,6 +46,7 @@ async def _postgres(app: web.Application) -> AsyncIterator[None]:
     app[POOL] = pool
     app[ORDERS] = PostgresOrders(pool)
     app[PAYMENTS] = PostgresPayments(pool)
+    app[REPORT] = PostgresSaleReport(pool)
     yield
     await pool.close()
 

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from order_service.adapters.postgres_orders import PostgresOrders
 from order_service.adapters.postgres_payments import PostgresPayments
+from order_service.adapters.postgres_report import PostgresSaleReport
 from order_service.adapters.redis_tickets import RedisTicketFinaliser
 from order_service.payments import PaymentProvider
 from order_service.settings import OrderSettings
@@ -19,3 +20,4 @@ AMQP = web.AppKey("amqp", AbstractRobustConnection)
 PAYMENTS = web.AppKey("payments", PostgresPayments)
 PROVIDER = web.AppKey("provider", PaymentProvider)
 LINE = web.AppKey("line", AmqpSaleLine)
+REPORT = web.AppKey("report", PostgresSaleReport)

@@ -24,6 +24,7 @@ _FORWARD_RESPONSE = (
     "Location",
     "Cache-Control",
     "Allow",
+    "Content-Disposition",
 )
 
 

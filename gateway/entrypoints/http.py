@@ -21,6 +21,13 @@ async def auth_proxy(request: web.Request) -> web.Response:
     return await request.app[AUTH].forward(request)
 
 
+@routes.get("/api/v1/admin/sales/{sale_id}/report")
+async def sale_report(request: web.Request) -> web.Response:
+    # Before the admin catch-all: the report is the order service's (it owns the outcomes).
+    await authenticate_admin(request)
+    return await request.app[ORDERS].forward(request)
+
+
 @routes.route("*", "/api/v1/admin/{tail:.*}")
 async def admin_proxy(request: web.Request) -> web.Response:
     # Checked here too so that a bad token never reaches the owning service.

@@ -1,19 +1,23 @@
-"""HTTP entrypoints of the order service: a buyer's own orders and their payment, and the
-payment provider's webhook."""
+"""HTTP entrypoints of the order service: a buyer's own orders and their payment, the
+payment provider's webhook, and the sale report."""
 
 from __future__ import annotations
+
+import csv
+import io
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from order_service import handlers
 from order_service.adapters.postgres_payments import WebhookRefused
-from order_service.appkeys import ORDERS, PAYMENTS, PROVIDER, SETTINGS, TICKETS
+from order_service.adapters.postgres_report import TIMELINE_COLUMNS
+from order_service.appkeys import ORDERS, PAYMENTS, PROVIDER, REPORT, SETTINGS, TICKETS
 from order_service.payments import InvalidEvent
 from order_service.webhook_signature import HEADER, InvalidSignature
 from shared.contracts.errors import BadRequest, NotFound, ValidationFailed
 from shared.contracts.idempotency import idempotency_key
-from shared.runtime.service import authenticate
+from shared.runtime.service import authenticate, authenticate_admin
 from shared.runtime.web import path_uuid, read_json
 
 routes = web.RouteTableDef()
@@ -102,3 +106,30 @@ async def payment_webhook(request: web.Request) -> web.Response:
     except WebhookRefused as exc:
         raise BadRequest(exc.message, code=exc.code) from None
     return web.json_response({"received": True})
+
+
+@routes.get("/api/v1/admin/sales/{sale_id}/report")
+async def sale_report(request: web.Request) -> web.Response:
+    """What happened in the sale, second by second; JSON, or the timeline as CSV."""
+    await authenticate_admin(request)
+    sale_id = path_uuid(request, "sale_id", missing="no such sale")
+    form = request.query.get("format", "json")
+    if form not in ("json", "csv"):
+        raise ValidationFailed(
+            "format must be json or csv",
+            details=[{"field": "format", "message": "must be json or csv"}],
+        )
+    report = await request.app[REPORT].report(sale_id)
+    if report is None:
+        raise NotFound("no such sale")
+    if form == "json":
+        return web.json_response(report)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=TIMELINE_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(report["timeline"])
+    return web.Response(
+        text=out.getvalue(),
+        content_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="sale-{sale_id}-report.csv"'},
+    )

@@ -192,11 +192,34 @@ async def test_a_product_sale_with_payments_expiries_and_a_waitlist(api, admin_t
     assert not sampler.broken, sampler.broken[:3]
     assert len(sampler.samples) > 50
 
+    report = await api.call("GET", f"/api/v1/admin/sales/{sale_id}/report", token=admin_token)
+    assert report.status == 200, report
+    totals = Counter()
+    for second in report.body["timeline"]:
+        totals.update({k: v for k, v in second.items() if k != "second"})
+    assert totals["attempts"] == len(queued)  # every ticket issued (409s never reached the line)
+    assert (totals["accepted"], totals["paid"], totals["expired"]) == (130, 100, 30)
+    assert totals["rejected_sold_out"] == len(refused) + sum(
+        1 for x in decided if x["status"] == "rejected" and x["reason"] == "sold_out"
+    )
+    assert report.body["conversion"] == round(100 / 130, 4)
+    assert report.body["time_to_sell_out_seconds"] is not None
+    assert report.body["decision_latency_ms"]["p99"] >= report.body["decision_latency_ms"]["p50"]
+    csv = await api.session.get(
+        f"{api.base}/api/v1/admin/sales/{sale_id}/report?format=csv",
+        headers={"Authorization": f"Bearer {admin_token}"},
+    )
+    lines = (await csv.text()).splitlines()
+    assert csv.content_type == "text/csv" and lines[0].startswith("second,attempts,accepted")
+    assert len(lines) == len(report.body["timeline"]) + 1
+
     waits = sorted(promoted_at[str(r["ticket_id"])] - float(r["expired"]) for r in expiry_to_order)
     print(
         f"\nsale figures: orders {dict(statuses)}, releases {len(releases)}, waitlist served "
         f"{len(served)} of {len(waitlisted)} (refused at the end {len(refused)}), captured "
         f"{captured} cents, failed payments {failed}, stats samples {len(sampler.samples)} "
         f"(invariant broken in {len(sampler.broken)}); expiry -> waitlisted buyer sees confirmed: "
-        f"p50 {statistics.median(waits) * 1000:.0f} ms, max {waits[-1] * 1000:.0f} ms"
+        f"p50 {statistics.median(waits) * 1000:.0f} ms, max {waits[-1] * 1000:.0f} ms; report: "
+        f"sold out after {report.body['time_to_sell_out_seconds']} s, conversion "
+        f"{report.body['conversion']}, decision latency {report.body['decision_latency_ms']}"
     )

@@ -4,11 +4,10 @@
 import { addStock, createSale, isSessionError } from "./api.js";
 import { h, byId, replace, announce } from "./dom.js";
 import { busy, clearErrors, showError, showSuccess } from "./form.js";
+import { onLanguageChange, setText, t, tEnum } from "./i18n.js";
 import * as store from "./sales-store.js";
 import { localInputToRfc3339, toLocalInput, utcOffsetLabel, localDateTime } from "./time.js";
 import * as operator from "./operator-panel.js";
-
-const STATE_WORDS = { scheduled: "upcoming", active: "on sale", sold_out: "sold out", ended: "ended" };
 
 export function init() {
   const createForm = byId("create-sale-form");
@@ -16,14 +15,15 @@ export function init() {
   createForm.addEventListener("submit", (event) => {
     event.preventDefault();
     clearErrors(createForm);
-    busy(createForm, "Creating…", () => submitSale(createForm));
+    busy(createForm, "admin.creating", () => submitSale(createForm));
   });
   stockForm.addEventListener("submit", (event) => {
     event.preventDefault();
     clearErrors(stockForm);
-    busy(stockForm, "Adding…", () => submitStock(stockForm));
+    busy(stockForm, "admin.adding", () => submitStock(stockForm));
   });
   store.onChange(() => fillSaleChoices());
+  onLanguageChange(() => fillSaleChoices());
   operator.init();
 }
 
@@ -38,7 +38,7 @@ function defaults(form) {
   start.setSeconds(0, 0);
   form.elements.namedItem("starts_at").value = toLocalInput(start);
   form.elements.namedItem("ends_at").value = toLocalInput(new Date(start.getTime() + 3600 * 1000));
-  byId("sale-tz").textContent = `Times are in your time zone (${utcOffsetLabel()}).`;
+  setText(byId("sale-tz"), () => t("admin.time_zone", { offset: utcOffsetLabel() }));
 }
 
 async function submitSale(form) {
@@ -56,11 +56,11 @@ async function submitSale(form) {
   try {
     const sale = await createSale(body);
     store.put(sale);
-    const text = `Sale “${sale.name}” created: ${sale.stock} units from ${localDateTime(sale.starts_at)}.`;
+    const text = () => t("admin.created", { name: sale.name, count: sale.stock, start: localDateTime(sale.starts_at) });
     form.reset();
     defaults(form);
     showSuccess(form, text);
-    announce(text);
+    announce(text());
     operator.refreshSoon();
   } catch (error) {
     if (!isSessionError(error)) showError(form, error);
@@ -73,16 +73,17 @@ async function submitStock(form) {
   const sale = store.get(saleId);
   try {
     const result = await addStock(saleId, integer(String(data.get("add") || "")));
-    const name = sale ? `“${sale.name}”` : "the sale";
-    const text = result.applied
-      ? `Added ${result.added} units to ${name}: ${result.stock} in stock, ${result.remaining} left.`
-      : `The top-up of ${name} is queued behind earlier purchases; it will be applied in order.`;
+    const params = { name: sale?.name, count: result.added, stock: result.stock, remaining: result.remaining };
+    const text = () => {
+      if (result.applied) return sale ? t("admin.stock_added", params) : t("admin.stock_added_unnamed", params);
+      return sale ? t("admin.stock_queued", params) : t("admin.stock_queued_unnamed", params);
+    };
     form.elements.namedItem("add").value = "";
     showSuccess(form, text);
-    announce(text);
+    announce(text());
     operator.refreshSoon();
   } catch (error) {
-    if (!isSessionError(error)) showError(form, error, { notFound: "That sale no longer exists." });
+    if (!isSessionError(error)) showError(form, error, { notFound: "admin.sale_gone" });
   }
 }
 
@@ -91,14 +92,14 @@ let choices = "";
 function fillSaleChoices() {
   const select = byId("stock-sale");
   const sales = store.all().sort((a, b) => Date.parse(b.starts_at) - Date.parse(a.starts_at));
-  const options = sales.map((sale) => [sale.sale_id, `${sale.name} (${STATE_WORDS[sale.state] || sale.state})`]);
+  const options = sales.map((sale) => [sale.sale_id, t("admin.sale_choice", { name: sale.name, state: tEnum("sale.state_word", sale.state) })]);
   const signature = JSON.stringify(options);
   if (signature === choices) return;
   choices = signature;
   const chosen = select.value;
   replace(
     select,
-    options.length ? null : h("option", { value: "" }, "No sales yet"),
+    options.length ? null : h("option", { value: "" }, t("admin.no_sales")),
     options.map(([id, label]) => h("option", { value: id, selected: id === chosen }, label)),
   );
 }

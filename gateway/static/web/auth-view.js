@@ -12,7 +12,7 @@ export function init() {
   loginForm.addEventListener("submit", (event) => {
     event.preventDefault();
     clearErrors(loginForm);
-    busy(loginForm, "Logging in…", async () => {
+    busy(loginForm, "auth.logging_in", async () => {
       const { username, password } = values(loginForm);
       try {
         session.start(await login(username, password));
@@ -26,7 +26,7 @@ export function init() {
   registerForm.addEventListener("submit", (event) => {
     event.preventDefault();
     clearErrors(registerForm);
-    busy(registerForm, "Creating account…", async () => {
+    busy(registerForm, "auth.registering", async () => {
       const { username, password } = values(registerForm);
       try {
         await register(username, password);
@@ -44,7 +44,10 @@ function values(form) {
   return { username: String(data.get("username") || ""), password: String(data.get("password") || "") };
 }
 
-/** Show the view, with `message` above the forms (why the user is here), if any. */
+/**
+ * Show the view, with `message` above the forms (why the user is here), if any: a string, or
+ * a function giving it in the active language.
+ */
 export function show(message = "", kind = "info") {
   setNotice(byId("auth-notice"), message, kind);
 }

@@ -1,6 +1,8 @@
 // Building and updating the DOM without innerHTML: every piece of text from the server (a
 // sale's name, an error message) goes in as a text node, so it can never become markup.
 
+import { setText } from "./i18n.js";
+
 /** An element with attributes and children (strings become text nodes; null is skipped). */
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
@@ -34,10 +36,13 @@ export function byId(id) {
   return el;
 }
 
-/** Show `text` in a message element (hidden when empty), styled by `kind`. */
+/**
+ * Show `text` in a message element (hidden when empty), styled by `kind`. `text` may be a
+ * function giving it, so that a language switch re-words the message (see i18n.setText).
+ */
 export function setNotice(el, text, kind = "info") {
-  el.textContent = text || "";
-  el.hidden = !text;
+  setText(el, text || "");
+  el.hidden = !el.textContent;
   el.classList.remove("notice--info", "notice--error", "notice--success", "notice--warning");
   if (el.classList.contains("notice")) el.classList.add(`notice--${kind}`);
 }

@@ -2,6 +2,7 @@
 
 import { h, alertUser } from "./dom.js";
 import { describe, fieldErrors } from "./errors.js";
+import { setText, t } from "./i18n.js";
 
 /** Remove the errors and messages a previous submission left. */
 export function clearErrors(form) {
@@ -13,7 +14,7 @@ export function clearErrors(form) {
     else input.removeAttribute("aria-describedby");
   }
   for (const el of form.querySelectorAll(".form-error, .form-success")) {
-    el.textContent = "";
+    setText(el, "");
     el.hidden = true;
   }
 }
@@ -21,11 +22,11 @@ export function clearErrors(form) {
 /**
  * Show `error` on `form`: the sentence in its .form-error, each invalid field marked and
  * described, focus on the first of them (or left where it is). Screen readers hear it.
+ * The words follow a language switch.
  */
 export function showError(form, error, context = {}) {
-  const text = describe(error, context);
   const summary = form.querySelector(".form-error");
-  summary.textContent = text;
+  setText(summary, () => describe(error, context));
   summary.hidden = false;
   let first = null;
   for (const problem of fieldErrors(error)) {
@@ -33,35 +34,39 @@ export function showError(form, error, context = {}) {
     if (!(input instanceof HTMLElement)) continue;
     const id = `${input.id}-error`;
     if (!document.getElementById(id)) {
-      input.closest(".field").append(h("p", { class: "field-error", id }, problem.message));
+      const message = h("p", { class: "field-error", id });
+      setText(message, () => fieldErrors(error).find((f) => f.field === problem.field)?.message);
+      input.closest(".field").append(message);
     }
     input.setAttribute("aria-invalid", "true");
     const described = (input.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
     if (!described.includes(id)) input.setAttribute("aria-describedby", [...described, id].join(" "));
     first ||= input;
   }
-  alertUser(text);
+  alertUser(summary.textContent);
   first?.focus();
 }
 
-/** Show a success sentence in the form's .form-success. */
+/** Show a success sentence (or a function giving it) in the form's .form-success. */
 export function showSuccess(form, text) {
   const el = form.querySelector(".form-success");
-  el.textContent = text;
+  setText(el, text);
   el.hidden = false;
 }
 
-/** Run `action` with the submit button busy (not disabled: that would drop its focus). */
-export async function busy(form, label, action) {
+/**
+ * Run `action` with the submit button busy (not disabled: that would drop its focus) and
+ * labelled by the catalog's `labelKey` meanwhile; then its own label (data-i18n) again.
+ */
+export async function busy(form, labelKey, action) {
   const button = form.querySelector('button[type="submit"]');
   if (button.getAttribute("aria-disabled") === "true") return;
-  const idle = button.textContent;
   button.setAttribute("aria-disabled", "true");
-  button.textContent = label;
+  setText(button, () => t(labelKey));
   try {
     await action();
   } finally {
     button.removeAttribute("aria-disabled");
-    button.textContent = idle;
+    setText(button, t(button.dataset.i18n));
   }
 }

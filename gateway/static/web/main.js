@@ -1,7 +1,8 @@
-// Starts the page: restores the session, and shows one view at a time by the URL's hash
-// (#/sales, #/orders, #/admin), so that Back and reloads keep the place.
+// Starts the page: chooses the language, restores the session, and shows one view at a time
+// by the URL's hash (#/sales, #/orders, #/admin), so that Back and reloads keep the place.
 
 import { h, byId, replace, announce, silence } from "./dom.js";
+import { language, languages, onLanguageChange, setLanguage, startI18n, t } from "./i18n.js";
 import * as session from "./session.js";
 import * as tickets from "./tickets.js";
 import * as authView from "./auth-view.js";
@@ -9,11 +10,12 @@ import * as salesView from "./sales-view.js";
 import * as ordersView from "./orders-view.js";
 import * as adminView from "./admin-view.js";
 
+// `title`: the catalog key of the view's name, for the document's title.
 const VIEWS = {
-  auth: { section: "view-auth", title: "Log in", show: () => {}, hide: () => {} },
-  sales: { section: "view-sales", title: "Sales", show: () => salesView.show(), hide: () => salesView.hide() },
-  orders: { section: "view-orders", title: "My orders", show: () => ordersView.show(), hide: () => {} },
-  admin: { section: "view-admin", title: "Admin", show: () => adminView.show(), hide: () => adminView.hide() },
+  auth: { section: "view-auth", title: "auth.login_title", show: () => {}, hide: () => {} },
+  sales: { section: "view-sales", title: "nav.sales", show: () => salesView.show(), hide: () => salesView.hide() },
+  orders: { section: "view-orders", title: "nav.orders", show: () => ordersView.show(), hide: () => {} },
+  admin: { section: "view-admin", title: "nav.admin", show: () => adminView.show(), hide: () => adminView.hide() },
 };
 
 let current = null;
@@ -35,7 +37,7 @@ function showView(name, { focus = true } = {}) {
   const view = VIEWS[name];
   const section = byId(view.section);
   section.hidden = false;
-  document.title = `${view.title} · Flash sale`;
+  setTitle();
   for (const link of document.querySelectorAll(".site-nav a")) {
     if (link.dataset.view === name) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
@@ -43,6 +45,10 @@ function showView(name, { focus = true } = {}) {
   // Tell screen-reader and keyboard users where they are now: focus the view's heading.
   if (focus) section.querySelector("h1").focus();
   view.show();
+}
+
+function setTitle() {
+  document.title = t("page.title", { view: t(VIEWS[current].title) });
 }
 
 function route({ focus = true } = {}) {
@@ -62,13 +68,29 @@ function renderAccount() {
   replace(
     byId("account-who"),
     loggedIn ? claims.name : null,
-    session.isAdmin() ? h("span", { class: "badge badge--role" }, "Admin") : null,
+    session.isAdmin() ? h("span", { class: "badge badge--role" }, t("account.admin")) : null,
   );
 }
 
+/** The language switcher in the header: one option per catalog, named in its language. */
+function initLanguages() {
+  const select = byId("language");
+  replace(
+    select,
+    languages().map(({ code, name }) => h("option", { value: code, lang: code, selected: code === language() }, name)),
+  );
+  select.addEventListener("change", () => setLanguage(select.value));
+  onLanguageChange((code) => {
+    select.value = code;
+    if (current) setTitle();
+    renderAccount();
+  });
+}
+
+// Why the log-in view is shown: the catalog key of the words, and their kind.
 const MESSAGES = {
-  expired: ["Your session has expired. Please log in again.", "warning"],
-  logout: ["You have logged out.", "info"],
+  expired: ["session.expired", "warning"],
+  logout: ["session.logged_out", "info"],
 };
 
 session.onChange((active, reason) => {
@@ -79,7 +101,7 @@ session.onChange((active, reason) => {
     tickets.restore();
     if (!window.location.hash.startsWith("#/")) window.history.replaceState(null, "", "#/sales");
     route();
-    announce(`Logged in as ${active.claims.name}.`);
+    announce(t("session.logged_in", { name: active.claims.name }));
     return;
   }
   tickets.clear();
@@ -88,13 +110,15 @@ session.onChange((active, reason) => {
   adminView.hide();
   // After an expiry the next log-in returns to the same view; after a log-out, to the sales.
   if (reason === "logout") window.history.replaceState(null, "", "#/sales");
-  const [text, kind] = MESSAGES[reason] || ["", "info"];
-  authView.show(text, kind);
+  const [key, kind] = MESSAGES[reason] || [null, "info"];
+  authView.show(key && (() => t(key)), kind);
   showView("auth");
-  announce(text);
+  announce(key ? t(key) : "");
 });
 
 function boot() {
+  startI18n();
+  initLanguages();
   authView.init();
   salesView.init();
   ordersView.init();
@@ -104,7 +128,7 @@ function boot() {
   const restored = session.restore();
   renderAccount();
   if (restored === "active") tickets.restore();
-  if (restored === "expired") authView.show(...MESSAGES.expired);
+  if (restored === "expired") authView.show(() => t(MESSAGES.expired[0]), MESSAGES.expired[1]);
   byId("booting").hidden = true;
   route({ focus: false });
   document.body.dataset.ready = "true"; // for tests: the modules ran

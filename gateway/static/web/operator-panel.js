@@ -5,15 +5,15 @@
 import { overview, isSessionError } from "./api.js";
 import { h, byId, replace, setNotice } from "./dom.js";
 import { describe } from "./errors.js";
+import { number, onLanguageChange, setText, t, tEnum } from "./i18n.js";
 import { decisionRates, reading } from "./rates.js";
 import * as store from "./sales-store.js";
 import { localTime, retryIn } from "./time.js";
 
 const INTERVAL_MS = 1000;
 const MAX_BACKOFF_MS = 10000;
-const STATE_LABELS = { scheduled: "Upcoming", active: "On sale", sold_out: "Sold out", ended: "Ended" };
-const integer = new Intl.NumberFormat();
-const rate = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1, minimumFractionDigits: 1 });
+const ONE_DECIMAL = { maximumFractionDigits: 1, minimumFractionDigits: 1 };
+const rate = (value) => number(value, ONE_DECIMAL);
 
 let running = false;
 let timer = 0;
@@ -21,8 +21,14 @@ let controller = null;
 let previous = null;
 let rates = null;
 let failures = 0;
+let shown = null; // the last overview, to render it again in another language
 
 export function init() {
+  onLanguageChange(() => {
+    relabel(byId("operator-sales-body"), SALE_COLUMNS);
+    relabel(byId("operator-partitions-body"), PARTITION_COLUMNS);
+    if (shown) render(shown);
+  });
   // Nobody watches a hidden tab: stop polling until it is shown again.
   document.addEventListener("visibilitychange", () => {
     if (!running) return;
@@ -70,37 +76,42 @@ async function poll() {
     rates = decisionRates(previous, now) ?? rates;
     previous = now;
     render(data);
-    status("live", "Live · every second");
+    status("live", () => t("operator.live"));
     setNotice(byId("operator-notice"), "");
   } catch (error) {
     if (signal.aborted || error.name === "AbortError") return;
     if (isSessionError(error)) return;
     if (error.code === "forbidden") {
       running = false;
-      status("error", "Stopped");
-      setNotice(byId("operator-notice"), describe(error), "error");
+      status("error", () => t("operator.stopped"));
+      setNotice(byId("operator-notice"), () => describe(error), "error");
       return;
     }
     failures++;
     delay = Math.min(MAX_BACKOFF_MS, Math.max(INTERVAL_MS * 2 ** failures, (error.retryAfter || 0) * 1000));
-    status("error", `Retrying ${retryIn(delay / 1000)}`);
-    setNotice(byId("operator-notice"), `The overview is unavailable. ${describe(error)}`, "error");
+    const wait = delay / 1000;
+    status("error", () => t("operator.retrying", { wait: retryIn(wait) }));
+    setNotice(byId("operator-notice"), () => t("operator.unavailable", { reason: describe(error) }), "error");
   }
   if (running && !document.hidden) timer = window.setTimeout(poll, delay);
 }
 
+/** The live status beside the title: `text` is a function giving it in the active language. */
 function status(kind, text) {
   const el = byId("operator-status");
   el.dataset.state = kind;
-  byId("operator-status-text").textContent = text;
+  const label = byId("operator-status-text");
+  delete label.dataset.i18n; // "Connecting…" until the first answer; set here from then on
+  setText(label, text);
 }
 
 function render(data) {
+  shown = data;
   const waiting = data.sales.reduce((sum, sale) => sum + sale.waiting, 0);
-  byId("tile-rate").textContent = rates ? rate.format(rates.total) : "—";
-  byId("tile-waiting").textContent = integer.format(waiting);
+  byId("tile-rate").textContent = rates ? rate(rates.total) : "—";
+  byId("tile-waiting").textContent = number(waiting);
   const dead = byId("tile-dead");
-  dead.textContent = integer.format(data.dead_letters);
+  dead.textContent = number(data.dead_letters);
   dead.closest(".tile").classList.toggle("tile--alert", data.dead_letters > 0);
   byId("tile-at").textContent = localTime(data.at);
   renderSales(data.sales);
@@ -126,12 +137,17 @@ function cells(row, values) {
   });
 }
 
-function keyedRows(body, items, key, labels) {
+// The cells' labels (shown before each value on small screens) in the active language.
+function relabel(body, columns) {
+  for (const row of body.rows) [...row.cells].forEach((cell, i) => cell.setAttribute("data-label", t(columns[i])));
+}
+
+function keyedRows(body, items, key, columns) {
   const existing = new Map([...body.rows].map((row) => [row.dataset.key, row]));
   const rows = items.map((item) => {
     const id = String(key(item));
     let row = existing.get(id);
-    if (!row) row = h("tr", { "data-key": id }, labels.map((label, i) => h(i === 0 ? "th" : "td", { "data-label": label, scope: i === 0 ? "row" : null })));
+    if (!row) row = h("tr", { "data-key": id }, columns.map((column, i) => h(i === 0 ? "th" : "td", { "data-label": t(column), scope: i === 0 ? "row" : null })));
     existing.delete(id);
     return row;
   });
@@ -142,7 +158,15 @@ function keyedRows(body, items, key, labels) {
   return rows;
 }
 
-const SALE_COLUMNS = ["Sale", "State", "Accepted", "Rejected", "Remaining", "Waiting", "Decisions/s"];
+const SALE_COLUMNS = [
+  "operator.column.sale",
+  "operator.column.state",
+  "operator.column.accepted",
+  "operator.column.rejected",
+  "operator.column.remaining",
+  "operator.column.waiting",
+  "operator.column.rate",
+];
 
 function renderSales(sales) {
   const body = byId("operator-sales-body");
@@ -156,26 +180,25 @@ function renderSales(sales) {
     const perSale = rates?.perSale.get(sale.sale_id);
     cells(rows[i], [
       sale.name,
-      h("span", { class: `badge badge--${sale.state}` }, STATE_LABELS[sale.state] || sale.state),
-      integer.format(sale.accepted),
-      integer.format(sale.rejected),
-      `${integer.format(sale.remaining)} / ${integer.format(sale.stock)}`,
-      integer.format(sale.waiting),
-      perSale === undefined ? "—" : rate.format(perSale),
+      h("span", { class: `badge badge--${sale.state}` }, tEnum("sale.state", sale.state)),
+      number(sale.accepted),
+      number(sale.rejected),
+      `${number(sale.remaining)} / ${number(sale.stock)}`,
+      number(sale.waiting),
+      perSale === undefined ? "—" : rate(perSale),
     ]);
   });
 }
 
-const PARTITION_COLUMNS = ["Partition", "Queue", "Messages waiting", "Consumers"];
+const PARTITION_COLUMNS = ["operator.column.partition", "operator.column.queue", "operator.column.ready", "operator.column.consumers"];
 
 function renderPartitions(partitions) {
   const body = byId("operator-partitions-body");
   const rows = keyedRows(body, partitions, (p) => p.partition, PARTITION_COLUMNS);
   partitions.forEach((p, i) => {
-    const consumers =
-      p.consumers === 0
-        ? h("span", { class: "badge badge--danger" }, "0 · none")
-        : `${integer.format(p.consumers)} (1 active${p.consumers > 1 ? `, ${p.consumers - 1} standby` : ""})`;
-    cells(rows[i], [String(p.partition), h("code", {}, p.queue), integer.format(p.ready), consumers]);
+    let consumers = t("operator.consumers_one", { count: p.consumers });
+    if (p.consumers === 0) consumers = h("span", { class: "badge badge--danger" }, t("operator.consumers_none", { count: 0 }));
+    if (p.consumers > 1) consumers = t("operator.consumers_standby", { count: p.consumers, standby: p.consumers - 1 });
+    cells(rows[i], [String(p.partition), h("code", {}, p.queue), number(p.ready), consumers]);
   });
 }

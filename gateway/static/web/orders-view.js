@@ -3,29 +3,34 @@
 import { listOrders, isSessionError } from "./api.js";
 import { h, byId, replace, setNotice, announce } from "./dom.js";
 import { describe } from "./errors.js";
+import { onLanguageChange, t } from "./i18n.js";
 import * as store from "./sales-store.js";
 import { localDateTime } from "./time.js";
 
+let shown = []; // the orders on screen, to render them again in another language
+
 export function init() {
   byId("orders-refresh").addEventListener("click", () => show(true));
+  onLanguageChange(() => replace(byId("orders-body"), shown.map(row)));
 }
 
 /** Load and show the orders; `announceDone` says so to screen readers (the Refresh button). */
 export async function show(announceDone = false) {
   const notice = byId("orders-notice");
   const table = byId("orders-table");
-  setNotice(notice, "Loading your orders…", "info");
+  setNotice(notice, () => t("orders.loading"), "info");
   try {
     // Sale names come from the sale list; load it too if this view is the first shown.
     const [orders] = await Promise.all([listOrders(), store.all().length ? null : store.refresh().catch(() => null)]);
     setNotice(notice, "");
     byId("orders-empty").hidden = orders.length > 0;
     table.hidden = orders.length === 0;
+    shown = orders;
     replace(byId("orders-body"), orders.map(row));
-    if (announceDone) announce(`${orders.length} order${orders.length === 1 ? "" : "s"} loaded.`);
+    if (announceDone) announce(t("orders.loaded", { count: orders.length }));
   } catch (error) {
     if (isSessionError(error)) return;
-    setNotice(notice, `Couldn't load your orders. ${describe(error)}`, "error");
+    setNotice(notice, () => t("orders.load_failed", { reason: describe(error) }), "error");
   }
 }
 
@@ -34,14 +39,15 @@ function row(order) {
   return h(
     "tr",
     { "data-order-id": order.order_id },
-    h("td", { "data-label": "Sale" }, sale ? sale.name : h("code", {}, order.sale_id)),
-    h("td", { "data-label": "Placed" }, h("time", { datetime: order.created_at }, localDateTime(order.created_at))),
-    h("td", { "data-label": "Order" }, h("code", {}, order.order_id)),
-    h("td", { "data-label": "Ticket" }, h("code", {}, order.ticket_id)),
+    h("td", { "data-label": t("orders.column.sale") }, sale ? sale.name : h("code", {}, order.sale_id)),
+    h("td", { "data-label": t("orders.column.placed") }, h("time", { datetime: order.created_at }, localDateTime(order.created_at))),
+    h("td", { "data-label": t("orders.column.order") }, h("code", {}, order.order_id)),
+    h("td", { "data-label": t("orders.column.ticket") }, h("code", {}, order.ticket_id)),
   );
 }
 
 export function reset() {
+  shown = [];
   replace(byId("orders-body"));
   byId("orders-table").hidden = true;
   byId("orders-empty").hidden = true;

@@ -4,6 +4,7 @@
 import { placePurchase, uuid4, isSessionError } from "./api.js";
 import { h, byId, replace, setNotice, announce, alertUser } from "./dom.js";
 import { describe, notActiveText } from "./errors.js";
+import { onLanguageChange, setText, t, tEnum, tParts } from "./i18n.js";
 import { SaleStream } from "./sale-stream.js";
 import * as store from "./sales-store.js";
 import * as tickets from "./tickets.js";
@@ -16,9 +17,6 @@ import { duration, localDateTime } from "./time.js";
 const MAX_SALE_STREAMS = 3;
 const LIST_REFRESH_MS = 10000;
 
-const STATE_LABELS = { scheduled: "Upcoming", active: "On sale", sold_out: "Sold out", ended: "Ended" };
-const numbers = new Intl.NumberFormat();
-
 const cards = new Map(); // sale_id -> {el, refs}
 const streams = new Map(); // sale_id -> SaleStream
 let visible = false;
@@ -29,6 +27,11 @@ let loadedOnce = false;
 export function init() {
   store.onChange((sale) => (sale ? renderSale(sale) : renderAll()));
   tickets.onChange(onTicket);
+  // Card messages re-word themselves (setText); the rest of each card is rendered again.
+  onLanguageChange(() => {
+    if (loadedOnce) renderAll();
+    streamStatus();
+  });
 }
 
 /** The view is shown: load the list, open the streams, tick the countdowns. */
@@ -63,7 +66,7 @@ async function reload() {
   } catch (error) {
     if (isSessionError(error)) return;
     // Keep showing what we have; say the list may be stale and try again shortly.
-    setNotice(notice, `Couldn't load the sales. ${describe(error)}`, "error");
+    setNotice(notice, () => t("sales.load_failed", { reason: describe(error) }), "error");
   }
   if (visible) refreshTimer = window.setTimeout(reload, LIST_REFRESH_MS);
 }
@@ -143,7 +146,7 @@ function streamStatus(status) {
   if (status) retrying = status === "retrying";
   const meta = byId("sales-meta");
   meta.classList.toggle("is-live", streams.size > 0 && !retrying);
-  meta.textContent = streams.size === 0 ? "" : retrying ? "Reconnecting…" : "Live";
+  meta.textContent = streams.size === 0 ? "" : retrying ? t("sales.reconnecting") : t("sales.live");
 }
 
 function createCard(sale) {
@@ -158,12 +161,13 @@ function createCard(sale) {
     limit: h("p", { class: "sale-card__limit" }),
     buyName: h("span", { class: "visually-hidden" }),
     message: h("p", { class: "sale-card__message", hidden: true }),
-    tickets: h("ul", { class: "ticket-list", "aria-label": "Your tickets for this sale" }),
+    tickets: h("ul", { class: "ticket-list" }),
+    buyLabel: h("span", { class: "buy__label" }),
   };
   refs.buy = h(
     "button",
     { type: "button", class: "button button--primary buy", onclick: () => buy(id) },
-    h("span", { class: "buy__label" }, "Buy"),
+    refs.buyLabel,
     " ",
     refs.buyName,
   );
@@ -195,14 +199,16 @@ function renderSale(sale, arrangeNow = true) {
   card.el.dataset.state = sale.state;
   refs.name.textContent = sale.name;
   refs.buyName.textContent = sale.name;
-  refs.state.textContent = STATE_LABELS[sale.state] || sale.state;
+  refs.buyLabel.textContent = card.busy ? t("sale.buying") : t("sale.buy");
+  refs.tickets.setAttribute("aria-label", t("sale.tickets"));
+  refs.state.textContent = tEnum("sale.state", sale.state);
   refs.state.className = `badge badge--${sale.state}`;
   const share = sale.stock > 0 ? Math.min(1, sale.remaining / sale.stock) : 0;
   // CSSOM, not a style attribute: the Content-Security-Policy forbids inline styles.
   refs.fill.style.transform = `scaleX(${share})`;
   refs.fill.classList.toggle("is-low", share > 0 && share <= 0.2);
-  refs.stockText.textContent = `${numbers.format(sale.remaining)} of ${numbers.format(sale.stock)} left`;
-  refs.limit.textContent = `Limit ${numbers.format(sale.per_user_limit)} per buyer`;
+  refs.stockText.textContent = t("sale.stock_left", { remaining: sale.remaining, stock: sale.stock });
+  refs.limit.textContent = t("sale.limit", { limit: sale.per_user_limit });
   const closed = sale.state === "scheduled" || sale.state === "ended";
   refs.buy.setAttribute("aria-disabled", String(closed || card.busy));
   refs.buy.classList.toggle("is-closed", closed);
@@ -230,17 +236,14 @@ function renderWhen(sale, el) {
   const time = (iso) => h("time", { datetime: iso }, localDateTime(iso));
   if (sale.state === "scheduled") {
     const left = (starts - now) / 1000;
-    replace(
-      el,
-      left > 0 ? h("strong", { class: "countdown" }, `Starts in ${duration(left)}`) : h("strong", { class: "countdown" }, "Opening…"),
-      " · ",
-      time(sale.starts_at),
-    );
+    const countdown = left > 0 ? t("sale.starts_in", { duration: duration(left) }) : t("sale.opening");
+    replace(el, h("strong", { class: "countdown" }, countdown), " · ", time(sale.starts_at));
   } else if (sale.state === "ended") {
-    replace(el, "Ended ", time(sale.ends_at));
+    replace(el, tParts("sale.ended_at", { time: time(sale.ends_at) }));
   } else {
     const left = (ends - now) / 1000;
-    replace(el, left > 0 && left < 3600 ? `Ends in ${duration(left)} · ` : "Ends ", time(sale.ends_at));
+    const soon = left > 0 && left < 3600;
+    replace(el, soon ? tParts("sale.ends_in", { duration: duration(left), time: time(sale.ends_at) }) : tParts("sale.ends_at", { time: time(sale.ends_at) }));
   }
 }
 
@@ -264,10 +267,11 @@ function tick() {
   }
 }
 
+/** Show `text` (or a function giving it in the active language) under the Buy button. */
 function showMessage(card, text, kind = "error", code = "") {
   const { message } = card.refs;
-  message.textContent = text;
-  message.hidden = !text;
+  setText(message, text);
+  message.hidden = !message.textContent;
   message.className = `sale-card__message notice notice--${kind}`;
   message.dataset.code = code;
 }
@@ -277,15 +281,14 @@ async function buy(saleId) {
   const sale = store.get(saleId);
   if (!card || !sale || card.busy) return;
   if (sale.state === "scheduled" || sale.state === "ended") {
-    const text = notActiveText(sale);
-    showMessage(card, text, "warning", "sale_not_active");
-    alertUser(text);
+    showMessage(card, () => notActiveText(sale), "warning", "sale_not_active");
+    alertUser(card.refs.message.textContent);
     return;
   }
   // Busy, not disabled: a disabled button would drop the keyboard focus.
   card.busy = true;
   card.refs.buy.setAttribute("aria-disabled", "true");
-  card.refs.buy.querySelector(".buy__label").textContent = "Buying…";
+  card.refs.buyLabel.textContent = t("sale.buying");
   showMessage(card, "");
   try {
     // One key per click: retries of this click (inside placePurchase) reuse it.
@@ -293,13 +296,12 @@ async function buy(saleId) {
     tickets.add(receipt, saleId);
   } catch (error) {
     if (isSessionError(error)) return;
-    const text = describe(error, { sale, notFound: "This sale no longer exists." });
     const kind = error.code === "sold_out" || error.code === "sale_not_active" ? "warning" : "error";
-    showMessage(card, text, kind, error.code);
-    alertUser(`${sale.name}: ${text}`);
+    showMessage(card, () => describe(error, { sale, notFound: "sale.gone" }), kind, error.code);
+    alertUser(t("purchase.failed", { sale: sale.name, reason: card.refs.message.textContent }));
   } finally {
     card.busy = false;
-    card.refs.buy.querySelector(".buy__label").textContent = "Buy";
+    card.refs.buyLabel.textContent = t("sale.buy");
     const current = store.get(saleId) || sale;
     card.refs.buy.setAttribute("aria-disabled", String(current.state === "scheduled" || current.state === "ended"));
   }
@@ -319,11 +321,11 @@ function onTicket(entry, previousStatus) {
   const card = cards.get(entry.ticket.sale_id);
   if (card) renderTicket(card, entry);
   const sale = store.get(entry.ticket.sale_id);
-  const name = sale ? sale.name : "Your purchase";
+  const name = sale ? sale.name : t("purchase.yours");
   if (previousStatus === null && entry.ticket.status === "queued") {
-    announce(`${name}: purchase queued. ${statusText(entry.ticket, sale)}`);
+    announce(t("purchase.queued", { sale: name, status: statusText(entry.ticket, sale) }));
   } else if (previousStatus !== null && previousStatus !== entry.ticket.status) {
-    announce(`${name}: ${statusLabel(entry.ticket.status)}. ${statusText(entry.ticket, sale)}`);
+    announce(t("purchase.status", { sale: name, label: statusLabel(entry.ticket.status), status: statusText(entry.ticket, sale) }));
   }
 }
 

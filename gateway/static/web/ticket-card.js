@@ -3,20 +3,19 @@
 
 import { h, replace } from "./dom.js";
 import { rejectionText, describe } from "./errors.js";
-
-const LABELS = { queued: "Queued", accepted: "Accepted", confirmed: "Confirmed", rejected: "Rejected" };
+import { t, tEnum, tParts } from "./i18n.js";
 
 /** What a status means, in a sentence; used on the card and for screen readers. */
 export function statusText(ticket, sale) {
   switch (ticket.status) {
     case "queued":
-      return ticket.position
-        ? `In line: number ${ticket.position}. Your turn comes soon.`
-        : "In line, waiting for its turn.";
+      return ticket.position ? t("ticket.text.queued_at", { position: ticket.position }) : t("ticket.text.queued");
+    case "waitlisted":
+      return t("ticket.text.waitlisted", { position: ticket.position ?? "?" });
     case "accepted":
-      return "A unit is reserved for you. Writing your order…";
+      return t("ticket.text.accepted");
     case "confirmed":
-      return "It's yours: the order is confirmed.";
+      return t("ticket.text.confirmed");
     case "rejected":
       return rejectionText(ticket.reason, sale);
     default:
@@ -24,7 +23,7 @@ export function statusText(ticket, sale) {
   }
 }
 
-export const statusLabel = (status) => LABELS[status] || status;
+export const statusLabel = (status) => tEnum("ticket.status", status);
 
 function steps(ticket) {
   const rejected = ticket.status === "rejected";
@@ -35,7 +34,7 @@ function steps(ticket) {
     "ol",
     { class: "steps", "aria-hidden": "true" },
     names.map((name, i) =>
-      h("li", { class: `steps__step${i < reached ? " is-done" : ""}${i === reached ? " is-current" : ""}` }, LABELS[name]),
+      h("li", { class: `steps__step${i < reached ? " is-done" : ""}${i === reached ? " is-current" : ""}` }, statusLabel(name)),
     ),
   );
 }
@@ -48,10 +47,12 @@ export function renderTicketCard(el, entry, sale) {
   el.dataset.status = ticket.status;
   const detail = [];
   if (ticket.status === "confirmed" && ticket.order_id) {
-    detail.push(h("p", { class: "ticket__meta" }, "Order ", h("code", { class: "ticket__order" }, ticket.order_id)));
+    const order = h("code", { class: "ticket__order" }, ticket.order_id);
+    detail.push(h("p", { class: "ticket__meta" }, tParts("ticket.order", { id: order })));
   }
   if (entry.error) {
-    detail.push(h("p", { class: "ticket__error" }, `Can't follow this ticket: ${describe(entry.error, { notFound: "the ticket no longer exists." })}`));
+    const reason = describe(entry.error, { notFound: "ticket.gone" });
+    detail.push(h("p", { class: "ticket__error" }, t("ticket.unfollowable", { reason })));
   }
   replace(
     el,
@@ -59,12 +60,12 @@ export function renderTicketCard(el, entry, sale) {
       "div",
       { class: "ticket__head" },
       h("span", { class: `badge badge--${ticket.status}` }, statusLabel(ticket.status)),
-      ticket.status === "queued" && ticket.position ? h("span", { class: "ticket__position" }, `#${ticket.position} in line`) : null,
+      ticket.status === "queued" && ticket.position ? h("span", { class: "ticket__position" }, t("ticket.position", { position: ticket.position })) : null,
     ),
     steps(ticket),
     h("p", { class: "ticket__text" }, statusText(ticket, sale)),
     ...detail,
-    h("p", { class: "ticket__id" }, "Ticket ", h("code", {}, ticket.ticket_id)),
+    h("p", { class: "ticket__id" }, tParts("ticket.id", { id: h("code", {}, ticket.ticket_id) })),
   );
   return el;
 }

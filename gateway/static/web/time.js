@@ -1,4 +1,7 @@
-// Dates and durations as people read them, and the RFC 3339 times the API wants.
+// Dates and durations as people read them, in the active language and locale (i18n.js), and
+// the RFC 3339 times the API wants.
+
+import { locale, t } from "./i18n.js";
 
 const pad = (n, width = 2) => String(Math.trunc(Math.abs(n))).padStart(width, "0");
 
@@ -9,39 +12,38 @@ export function duration(seconds) {
   const hours = Math.floor((s % 86400) / 3600);
   const minutes = Math.floor((s % 3600) / 60);
   const secs = s % 60;
-  if (days > 0) return `${days} d ${hours} h`;
-  if (hours > 0) return `${hours} h ${pad(minutes)} min`;
-  if (minutes > 0) return `${minutes} min ${pad(secs)} s`;
-  return `${secs} s`;
+  if (days > 0) return t("duration.days", { days, hours });
+  if (hours > 0) return t("duration.hours", { hours, minutes: pad(minutes) });
+  if (minutes > 0) return t("duration.minutes", { minutes, seconds: pad(secs) });
+  return t("duration.seconds", { seconds: secs });
 }
 
 /** "in 4 min 30 s" for a Retry-After header value in seconds (at least one second). */
 export function retryIn(seconds) {
   const s = Number.isFinite(seconds) && seconds > 0 ? seconds : 1;
-  return s === 1 ? "in a second" : `in ${duration(s)}`;
+  return s === 1 ? t("duration.in_a_second") : t("duration.in", { duration: duration(s) });
 }
 
-const dateTimeFormat = new Intl.DateTimeFormat(undefined, {
-  weekday: "short",
-  day: "numeric",
-  month: "short",
-  hour: "2-digit",
-  minute: "2-digit",
-});
-const timeFormat = new Intl.DateTimeFormat(undefined, {
-  hour: "2-digit",
-  minute: "2-digit",
-  second: "2-digit",
-});
+const DATE_TIME = { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" };
+const TIME = { hour: "2-digit", minute: "2-digit", second: "2-digit" };
+const formats = new Map(); // locale -> {dateTime, time}
 
-/** A moment in the reader's time zone, e.g. "Fri 27 Nov, 09:00". */
+// One pair of formatters per locale, made when first needed: the locale changes with a switch.
+function formatsOf(tag) {
+  if (!formats.has(tag)) {
+    formats.set(tag, { dateTime: new Intl.DateTimeFormat(tag, DATE_TIME), time: new Intl.DateTimeFormat(tag, TIME) });
+  }
+  return formats.get(tag);
+}
+
+/** A moment in the reader's time zone and locale, e.g. "Fri 27 Nov, 09:00". */
 export function localDateTime(value) {
-  return dateTimeFormat.format(new Date(value));
+  return formatsOf(locale()).dateTime.format(new Date(value));
 }
 
 /** The time of day with seconds, e.g. "09:00:05". */
 export function localTime(value) {
-  return timeFormat.format(new Date(value));
+  return formatsOf(locale()).time.format(new Date(value));
 }
 
 /**

@@ -112,7 +112,7 @@ class PostgresPayments:
         same Idempotency-Key made; (payment, created)."""
         async with self._pool.acquire() as conn, conn.transaction():
             order = await conn.fetchrow(
-                "SELECT user_id, status, price_amount, currency, pay_by < now() AS late"
+                "SELECT user_id, status, price_amount, currency, pay_by <= now() AS late"
                 " FROM orders WHERE order_id = $1 FOR UPDATE",
                 order_id,
             )

@@ -57,6 +57,10 @@ async def test_rules_in_line_order(store):
         "remaining": 0,
         "accepted": 2,
         "rejected": 4,
+        "waitlisted": 0,
+        "waitlist_served": 0,
+        "waitlist_dropped": 0,
+        "released": 0,
     }
 
 
@@ -89,6 +93,10 @@ async def test_create_is_once_and_can_start_from_a_remaining_count(store):
         "remaining": 4,
         "accepted": 6,
         "rejected": 0,
+        "waitlisted": 0,
+        "waitlist_served": 0,
+        "waitlist_dropped": 0,
+        "released": 0,
     }
 
 

@@ -194,7 +194,7 @@ async def test_a_product_sale_with_payments_expiries_and_a_waitlist(api, admin_t
 
     report = await api.call("GET", f"/api/v1/admin/sales/{sale_id}/report", token=admin_token)
     assert report.status == 200, report
-    totals = Counter()
+    totals: Counter[str] = Counter()
     for second in report.body["timeline"]:
         totals.update({k: v for k, v in second.items() if k != "second"})
     assert totals["attempts"] == len(queued)  # every ticket issued (409s never reached the line)

@@ -86,9 +86,12 @@ class WaitlistClosed:
 
 @dataclass(frozen=True)
 class StockIncreased:
+    """Units added; the first of them went to ``promoted`` (ticket, user) on the waitlist."""
+
     command_id: UUID
     stock: int
     remaining: int
+    promoted: tuple[tuple[UUID, UUID], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -151,9 +154,16 @@ def close_waitlist(sale: SaleCounters, command: CloseWaitlist) -> WaitlistClosed
 
 
 def add_stock(sale: SaleCounters, command: AddStock) -> StockIncreased:
+    """Add units: those waiting were in line first, so while the sale is open the new units
+    go to the waitlist in its order, and the rest to stock."""
     sale.stock += command.quantity
-    sale.remaining += command.quantity
-    return StockIncreased(command.command_id, sale.stock, sale.remaining)
+    promoted: list[tuple[UUID, UUID]] = []
+    if command.requested_at_ms < sale.ends_at_ms:
+        while sale.waitlist and len(promoted) < command.quantity:
+            promoted.append(sale.waitlist.pop(0))
+    sale.waitlist_served += len(promoted)
+    sale.remaining += command.quantity - len(promoted)
+    return StockIncreased(command.command_id, sale.stock, sale.remaining, tuple(promoted))
 
 
 def decide_batch(

@@ -129,7 +129,7 @@ def _events(command: Command, decision: Decision, at_ms: int, terms: SaleTerms) 
     # Constructed without validation: every field comes from a validated command.
     if isinstance(decision, StockIncreased):
         assert isinstance(command, AddStock)
-        return [
+        added: list[Event] = [
             StockAdded.model_construct(
                 command_id=decision.command_id,
                 sale_id=command.sale_id,
@@ -138,6 +138,18 @@ def _events(command: Command, decision: Decision, at_ms: int, terms: SaleTerms) 
                 remaining=decision.remaining,
                 decided_at_ms=at_ms,
             )
+        ]
+        return added + [
+            _accepted(
+                ticket_id,
+                command.sale_id,
+                user_id,
+                at_ms,
+                terms,
+                requested_at_ms=None,
+                from_waitlist=True,
+            )
+            for ticket_id, user_id in decision.promoted
         ]
     if isinstance(decision, Released):
         if decision.promoted is None:

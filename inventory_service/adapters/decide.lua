@@ -5,12 +5,13 @@
 --          and defines sale_key(), ticket_key(), ..., the field names and moves_forward()
 -- ARGV[2]  JSON array of commands:
 --          {"k":"p","tid":ticket,"sid":sale,"uid":user,"at":requested_at_ms}   purchase
---          {"k":"s","cid":command,"sid":sale,"q":quantity}                      stock top-up
+--          {"k":"s","cid":command,"sid":sale,"q":quantity,"at":requested_at_ms} stock top-up
 --          {"k":"x","cid":command,"sid":sale,"uid":user,"at":requested_at_ms}  release a unit
 --          {"k":"c","cid":command,"sid":sale}                                   close waitlist
 -- Returns one string per command:
 --          "a" accepted | "r:<reason>" rejected | "w:<seq>" waitlisted |
---          "s:<stock>:<remaining>" stock added |
+--          "s:<stock>:<remaining>" stock added, "s:<stock>:<remaining>:<ticket>:<user>;..."
+--          with the first units given to those waitlisted tickets |
 --          "x" released to stock | "x:<ticket>:<user>" released to that waitlisted ticket |
 --          "c" waitlist closed, "c:<ticket>:<user>;<ticket>:<user>..." with those refused |
 --          "u" unknown sale (nothing recorded: the caller dead-letters the command)
@@ -134,12 +135,27 @@ local function close_waitlist(c, sale, ckey)
 end
 
 -- A stock top-up; its outcome is stored under its command id (ckey).
+-- A stock top-up: while the sale is open, its first units go to the waitlist in order (they
+-- were in line first), the rest to stock. Its outcome is stored under its command id (ckey).
 local function add_stock(c, sale, ckey)
   local stock = redis.call("HINCRBY", sale.key, SALE.stock, c.q)
-  local remaining = redis.call("HINCRBY", sale.key, SALE.remaining, c.q)
+  local promoted = {}
+  if (c.at or 0) < sale.ends then
+    while #promoted < c.q do
+      local first = redis.call("LPOP", sale.waitlist)
+      if not first then break end
+      promoted[#promoted + 1] = first
+      advance(first:match("^([^:]+)"), "accepted", "")
+    end
+  end
+  if #promoted > 0 then
+    redis.call("HINCRBY", sale.key, SALE.waitlist_served, #promoted)
+  end
+  local remaining = redis.call("HINCRBY", sale.key, SALE.remaining, c.q - #promoted)
   sale.remaining = remaining
   sale.changed = true
   local result = "s:" .. stock .. ":" .. remaining
+  if #promoted > 0 then result = result .. ":" .. table.concat(promoted, ";") end
   redis.call("SET", ckey, result)
   return result
 end

@@ -57,6 +57,7 @@ def _wire(command: Command) -> dict[str, object]:
             "cid": str(command.command_id),
             "sid": str(command.sale_id),
             "q": command.quantity,
+            "at": command.requested_at_ms,
         }
     if isinstance(command, ReleaseUnit):
         return {
@@ -86,8 +87,7 @@ def _parse(command: Command, reply: str) -> Decision:
         if kind == "r":
             return Rejected(command.ticket_id, rest)  # type: ignore[arg-type]
     elif isinstance(command, AddStock) and reply.startswith("s:"):
-        _, stock, remaining = reply.split(":")
-        return StockIncreased(command.command_id, int(stock), int(remaining))
+        return _stock_increased(command.command_id, reply)
     elif isinstance(command, ReleaseUnit) and reply.startswith("x"):
         rest = reply[2:]
         return Released(command.command_id, _ticket_and_user(rest) if rest else None)
@@ -96,6 +96,13 @@ def _parse(command: Command, reply: str) -> Decision:
         dropped = tuple(_ticket_and_user(e) for e in rest.split(";")) if rest else ()
         return WaitlistClosed(command.command_id, dropped)
     raise ValueError(f"unexpected decision reply {reply!r} to {type(command).__name__}")
+
+
+def _stock_increased(command_id: UUID, reply: str) -> StockIncreased:
+    """Parse "s:<stock>:<remaining>[:<ticket>:<user>;...]"."""
+    _, stock, remaining, *rest = reply.split(":", 3)
+    promoted = tuple(_ticket_and_user(e) for e in rest[0].split(";")) if rest else ()
+    return StockIncreased(command_id, int(stock), int(remaining), promoted)
 
 
 def legacy_product(sale_id: UUID, name: str) -> ProductView:
@@ -209,8 +216,7 @@ class RedisSaleStore:
         reply = await self._redis.get(self._keys.command(command_id))
         if reply is None:
             return None
-        _, stock, remaining = str(reply).split(":")
-        return StockIncreased(command_id, int(stock), int(remaining))
+        return _stock_increased(command_id, str(reply))
 
     async def ping(self) -> None:
         await self._redis.ping()

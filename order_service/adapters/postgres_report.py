@@ -7,8 +7,8 @@ from uuid import UUID
 
 import asyncpg
 
-# One row per second from the sale's start to its last event: attempts (tickets, by when they
-# were asked for), their outcomes by decision time, payments and expiries by their time.
+# A row per second that had events, counted from the sale's start: attempts (tickets, by when
+# they were asked for), their outcomes by decision time, payments and expiries by their time.
 _TIMELINE = """
 WITH sale AS (SELECT starts_at FROM sale_catalog WHERE sale_id = $1),
 events AS (
@@ -76,8 +76,8 @@ class PostgresSaleReport:
             "stock": summary["stock"],
             "starts_at": summary["starts_at"].isoformat(),
             "ends_at": summary["ends_at"].isoformat(),
-            # From the start to the decision that took the last unit (null: never sold out;
-            # units released later and sold again are not counted).
+            # From the start to the decision that took the stock-th unit (null: not that many
+            # yet; the stock includes top-ups).
             "time_to_sell_out_seconds": (
                 None
                 if last_unit is None

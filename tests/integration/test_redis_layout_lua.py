@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import itertools
 
-from shared.contracts.redis_layout import STATUS_RANK, TEMPLATES, Keys, lua_script, moves_forward
+from shared.contracts.redis_layout import (
+    ORDER_STATUS_RANK,
+    STATUS_RANK,
+    TEMPLATES,
+    Keys,
+    lua_script,
+    moves_forward,
+    order_moves_forward,
+)
 
 
 async def test_lua_keys_equal_python_keys(redis_client, namespace):
@@ -12,6 +20,7 @@ async def test_lua_keys_equal_python_keys(redis_client, namespace):
     python = {
         "sale_key('s1')": keys.sale("s1"),
         "buyers_key('s1')": keys.buyers("s1"),
+        "waitlist_key('s1')": keys.waitlist("s1"),
         "ticket_key('t1')": keys.ticket("t1"),
         "command_key('c1')": keys.command("c1"),
         "idempotency_key('u1', 's1:k')": keys.idempotency("u1", "s1:k"),
@@ -35,3 +44,15 @@ async def test_lua_status_rule_equals_python(redis_client, namespace):
             f"{namespace}:",
         )
         assert bool(got) is moves_forward(current, new), (current, new)
+
+
+async def test_lua_order_status_rule_equals_python(redis_client, namespace):
+    statuses = [*ORDER_STATUS_RANK, "nonsense"]
+    for current, new in itertools.product([None, "", *statuses], statuses):
+        script = lua_script(
+            "return order_moves_forward(ARGV[2] ~= '-' and ARGV[2] or nil, ARGV[3]) and 1 or 0"
+        )
+        got = await redis_client.eval(
+            script, 0, Keys(namespace).prefix, current if current is not None else "-", new
+        )
+        assert bool(got) == order_moves_forward(current, new), (current, new)

@@ -16,6 +16,7 @@ from inventory_service.domain import (
     NewSale,
     Rejected,
     Released,
+    StockIncreased,
     WaitlistClosed,
     Waitlisted,
 )
@@ -259,3 +260,28 @@ async def test_a_random_line_gets_the_same_answers_from_both(redis_client, names
     real_counters = await real.counters(sale_id)
     assert real_counters is not None
     assert real_counters["waitlist_served"] > 0 and real_counters["waitlisted"] > 0
+
+
+async def test_a_top_up_serves_the_waitlist_first_then_the_stock(store):
+    sale_id = uuid4()
+    await store.create(sale_id, sale(stock=1, waitlist=3))
+    won, first, second = buy(sale_id), buy(sale_id), buy(sale_id)
+    await store.decide([won, first, second])
+    top_up = AddStock(command_id=uuid4(), sale_id=sale_id, quantity=3, requested_at_ms=OPEN)
+    [added] = await store.decide([top_up])
+    assert added == StockIncreased(
+        top_up.command_id,
+        stock=4,
+        remaining=1,
+        promoted=((first.ticket_id, first.user_id), (second.ticket_id, second.user_id)),
+    )
+    assert await store.decide([top_up]) == [added]  # redelivered: applied once
+    assert await store.command_outcome(top_up.command_id) == added
+    after = await store.counters(sale_id)
+    assert after == counters(stock=4, remaining=1, accepted=1, waitlisted=2, served=2)
+    assert held(after) + after["remaining"] == after["stock"]
+    late = AddStock(command_id=uuid4(), sale_id=sale_id, quantity=1, requested_at_ms=LATE)
+    third = buy(sale_id)
+    await store.decide([buy(sale_id), third])  # takes the unit left, then waits
+    [after_the_end] = await store.decide([late])
+    assert after_the_end.promoted == ()  # nobody is served after the sale ended

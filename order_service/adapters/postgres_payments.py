@@ -277,6 +277,19 @@ class PostgresPayments:
             list(order_ids),
         )
 
+    async def payments_of(self, order_id: UUID, user_id: UUID) -> list[Payment] | None:
+        """The order's payments, oldest first, if it is the user's (else None: not found)."""
+        async with self._pool.acquire() as conn:
+            owner = await conn.fetchval("SELECT user_id FROM orders WHERE order_id = $1", order_id)
+            if owner != user_id:
+                return None
+            rows = await conn.fetch(
+                "SELECT payment_id, order_id, status, amount, currency, payment_method,"
+                " failure_code FROM payments WHERE order_id = $1 ORDER BY created_at, payment_id",
+                order_id,
+            )
+        return [_payment(r) for r in rows]
+
     async def open_payments(self) -> list[Payment]:
         """Charges and refunds asked for and not yet answered (to ask again after a restart)."""
         rows = await self._pool.fetch(

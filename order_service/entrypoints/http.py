@@ -86,6 +86,17 @@ async def pay_order(request: web.Request) -> web.Response:
     return web.json_response(payment.object(), status=202)
 
 
+@routes.get("/api/v1/orders/{order_id}/payments")
+async def list_payments(request: web.Request) -> web.Response:
+    """The order's payments, oldest first: how each attempt ended (a declined card, ...)."""
+    claims = await authenticate(request)
+    order_id = path_uuid(request, "order_id", missing="no such order")
+    payments = await request.app[PAYMENTS].payments_of(order_id, claims.user_id)
+    if payments is None:
+        raise NotFound("no such order", code="no_such_order")
+    return web.json_response([p.object() for p in payments])
+
+
 @routes.post("/api/v1/payments/webhook")
 async def payment_webhook(request: web.Request) -> web.Response:
     """The provider's answers; refused (400, nothing changed) unless signed, fresh and new."""

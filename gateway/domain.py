@@ -175,6 +175,11 @@ class Ticket:
     waitlist_seq: int = 0  # place on the sale's waitlist, counted from its first
 
     @property
+    def decided(self) -> bool:
+        """Confirmed or rejected: its status will not change (its order's may)."""
+        return self.status in FINAL_STATUSES
+
+    @property
     def final(self) -> bool:
         """Nothing will change on it: rejected, or its order paid or refunded. (A ticket of a
         build without payments has a complete order and no order status.)"""

@@ -6,7 +6,9 @@ service (confirmed / rejected) publish per batch on the ticket-updates channel. 
 ticket never changes again, so it is served from memory for as long as it stays in the
 (bounded, least-recently-used) board; a ticket still in line that has not been confirmed
 from the source for ``stale_after`` seconds is re-read from Redis, in case an update was
-published while this gateway was not subscribed.
+published while this gateway was not subscribed. A decided ticket can still change its
+order's status (paid, expired, ...): those changes arrive on the same channel, and after a
+gap in the subscription (:meth:`resubscribed`) every ticket is re-read once.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ class TicketBoard:
         self._max_entries = max_entries
         self._stale_after = stale_after
         self._watchers: dict[str, set[asyncio.Event]] = {}
+        # When the current subscription to ticket updates began: a ticket last vouched for
+        # before it may have missed an update.
+        self._subscribed_at = 0.0
 
     def watch(self, ticket_id: str) -> asyncio.Event:
         """An event set whenever an update for this ticket lands (ticket streams wait on it)."""
@@ -59,12 +64,17 @@ class TicketBoard:
         while len(self._tickets) > self._max_entries:
             self._tickets.popitem(last=False)
 
+    def resubscribed(self) -> None:
+        """Updates are followed again after a gap: what memory holds is re-read once."""
+        self._subscribed_at = time.monotonic()
+
     def fresh(self, ticket_id: str) -> Ticket | None:
-        """The ticket if memory can answer for it: final, or recently vouched for."""
+        """The ticket if memory can answer for it: decided, or recently vouched for, and not
+        last vouched for before a gap in the updates."""
         ticket = self._tickets.get(ticket_id)
-        if ticket is None:
+        if ticket is None or ticket.checked_at < self._subscribed_at:
             return None
-        if not ticket.final and time.monotonic() - ticket.checked_at > self._stale_after:
+        if not ticket.decided and time.monotonic() - ticket.checked_at > self._stale_after:
             return None
         self._tickets.move_to_end(ticket_id)
         return ticket

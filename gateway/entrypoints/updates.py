@@ -24,7 +24,8 @@ async def follow_updates(
             async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
                 await pubsub.subscribe(keys.sale_updates, keys.ticket_updates)
                 # Whatever was published while we were not subscribed: sales are re-read
-                # now; tickets re-read themselves once their entries go stale.
+                # now; tickets are re-read at their next use.
+                tickets.resubscribed()
                 await sales.refresh()
                 while True:
                     message = await pubsub.get_message(timeout=5.0)

@@ -44,9 +44,10 @@ export async function errorFrom(response) {
 
 /**
  * Send one request. With `auth`, the session's bearer token goes with it, and a 401 ends
- * the session (the page drops back to the log-in view) before the error is thrown.
+ * the session (the page drops back to the log-in view) before the error is thrown. The
+ * answer's body is parsed as JSON unless `json` is false (then it is the text).
  */
-export async function request(method, path, { body, auth = false, headers = {}, signal } = {}) {
+export async function request(method, path, { body, auth = false, headers = {}, signal, json = true } = {}) {
   const all = { Accept: "application/json", ...headers };
   if (body !== undefined) all["Content-Type"] = "application/json";
   if (auth) {
@@ -74,7 +75,8 @@ export async function request(method, path, { body, auth = false, headers = {}, 
     throw error;
   }
   const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : null, headers: response.headers };
+  const parsed = json ? (text ? JSON.parse(text) : null) : text;
+  return { status: response.status, body: parsed, headers: response.headers };
 }
 
 export const isNetworkError = (error) => error instanceof ApiError && error.code === NETWORK;
@@ -104,6 +106,31 @@ export async function login(username, password) {
 export const listSales = async () => (await request("GET", "/api/v1/sales")).body;
 
 export const listOrders = async () => (await request("GET", "/api/v1/orders", { auth: true })).body;
+
+export const getOrder = async (orderId, signal) =>
+  (await request("GET", `/api/v1/orders/${path(orderId)}`, { auth: true, signal })).body;
+
+/**
+ * Pay an order with a test card. The same `key` for one click's attempts; asked again with
+ * the same key, the server answers that payment in its current status and charges nothing
+ * more (the API's idempotency rule), so this is also how a payment's outcome is read.
+ */
+export async function payOrder(orderId, paymentMethod, key) {
+  let networkRetries = 2;
+  for (;;) {
+    try {
+      const { body } = await request("POST", `/api/v1/orders/${path(orderId)}/payments`, {
+        body: { payment_method: paymentMethod },
+        auth: true,
+        headers: { "Idempotency-Key": key },
+      });
+      return body;
+    } catch (error) {
+      if (!isNetworkError(error) || networkRetries-- <= 0) throw error;
+      await sleep(networkRetries === 1 ? 500 : 1500);
+    }
+  }
+}
 
 export const getTicket = async (ticketId, signal) =>
   (await request("GET", `/api/v1/tickets/${path(ticketId)}`, { auth: true, signal })).body;
@@ -136,6 +163,26 @@ export async function placePurchase(saleId, key) {
     }
   }
 }
+
+export const listProducts = async () =>
+  (await request("GET", "/api/v1/admin/products", { auth: true })).body;
+
+export const createProduct = async (product) =>
+  (await request("POST", "/api/v1/admin/products", { body: product, auth: true })).body;
+
+export const saleReport = async (saleId, signal) =>
+  (await request("GET", `/api/v1/admin/sales/${path(saleId)}/report`, { auth: true, signal })).body;
+
+/** The report's timeline as CSV text (a link cannot send the bearer token, so it is fetched). */
+export const saleReportCsv = async (saleId) =>
+  (await request("GET", `/api/v1/admin/sales/${path(saleId)}/report?format=csv`, {
+    auth: true,
+    json: false,
+    headers: { Accept: "text/csv" },
+  })).body;
+
+export const saleStats = async (saleId, signal) =>
+  (await request("GET", `/api/v1/admin/sales/${path(saleId)}/stats`, { auth: true, signal })).body;
 
 export const createSale = async (sale) =>
   (await request("POST", "/api/v1/admin/sales", { body: sale, auth: true })).body;

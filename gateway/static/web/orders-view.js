@@ -1,11 +1,12 @@
-// My orders (GET /api/v1/orders): one row per confirmed purchase, newest first.
+// My orders (GET /api/v1/orders): one row per confirmed purchase, newest first, with its
+// price and whether it is paid (or still to pay, by when).
 
 import { listOrders, isSessionError } from "./api.js";
 import { h, byId, replace, setNotice, announce } from "./dom.js";
 import { describe } from "./errors.js";
-import { onLanguageChange, t } from "./i18n.js";
+import { money, onLanguageChange, t, tEnum } from "./i18n.js";
 import * as store from "./sales-store.js";
-import { localDateTime } from "./time.js";
+import { localDateTime, localTime } from "./time.js";
 
 let shown = []; // the orders on screen, to render them again in another language
 
@@ -34,12 +35,21 @@ export async function show(announceDone = false) {
   }
 }
 
+function status(order) {
+  const badge = h("span", { class: `badge badge--${order.status}` }, tEnum("order.status", order.status));
+  if (order.status !== "awaiting_payment" || !order.pay_by) return badge;
+  return [badge, " ", h("span", { class: "orders__pay-by" }, t("orders.pay_by", { time: localTime(order.pay_by) }))];
+}
+
 function row(order) {
   const sale = store.get(order.sale_id);
+  const name = sale?.name || order.product?.name;
   return h(
     "tr",
-    { "data-order-id": order.order_id },
-    h("td", { "data-label": t("orders.column.sale") }, sale ? sale.name : h("code", {}, order.sale_id)),
+    { "data-order-id": order.order_id, "data-status": order.status },
+    h("td", { "data-label": t("orders.column.sale") }, name || h("code", {}, order.sale_id)),
+    h("td", { "data-label": t("orders.column.price"), class: "orders__price" }, order.price ? money(order.price.amount, order.price.currency) : "—"),
+    h("td", { "data-label": t("orders.column.status") }, status(order)),
     h("td", { "data-label": t("orders.column.placed") }, h("time", { datetime: order.created_at }, localDateTime(order.created_at))),
     h("td", { "data-label": t("orders.column.order") }, h("code", {}, order.order_id)),
     h("td", { "data-label": t("orders.column.ticket") }, h("code", {}, order.ticket_id)),

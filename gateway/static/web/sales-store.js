@@ -27,8 +27,11 @@ function emit(sale) {
 export const get = (saleId) => sales.get(saleId) || null;
 export const all = () => [...sales.values()];
 
-const FIELDS = ["name", "stock", "remaining", "starts_at", "ends_at", "per_user_limit", "state"];
-const same = (a, b) => FIELDS.every((field) => a[field] === b[field]);
+const FIELDS = ["name", "stock", "remaining", "starts_at", "ends_at", "per_user_limit", "state", "waitlist_size", "waitlisted", "payment_window_seconds"];
+// The product and the price are objects: compared by their JSON.
+const TERMS = ["product", "price"];
+const same = (a, b) =>
+  FIELDS.every((field) => a[field] === b[field]) && TERMS.every((field) => JSON.stringify(a[field]) === JSON.stringify(b[field]));
 
 /** Record a sale from an answer or an event; notifies only if something changed. */
 export function put(sale) {

@@ -1,5 +1,5 @@
-// The list of sales: each with its countdown, live stock bar, state, Buy button and the
-// tickets bought from it.
+// The list of sales: each with its product, countdown, live stock bar, state, Buy button and
+// the tickets bought from it.
 
 import { placePurchase, uuid4, isSessionError } from "./api.js";
 import { h, byId, replace, setNotice, announce, alertUser } from "./dom.js";
@@ -8,7 +8,8 @@ import { onLanguageChange, setText, t, tEnum, tParts } from "./i18n.js";
 import { SaleStream } from "./sale-stream.js";
 import * as store from "./sales-store.js";
 import * as tickets from "./tickets.js";
-import { renderTicketCard, statusLabel, statusText } from "./ticket-card.js";
+import { renderProduct } from "./product-view.js";
+import { orderLabel, renderTicketCard, statusLabel, statusText } from "./ticket-card.js";
 import { duration, localDateTime } from "./time.js";
 
 // At most this many sale streams at once: with the ticket streams (ticket-follow.js) they
@@ -155,10 +156,13 @@ function createCard(sale) {
   const refs = {
     name: h("h2", { class: "sale-card__name", id: nameId }),
     state: h("span", { class: "badge" }),
+    product: h("div", { class: "product" }),
     when: h("p", { class: "sale-card__when" }),
     fill: h("div", { class: "stock__fill" }),
     stockText: h("p", { class: "stock__text" }),
     limit: h("p", { class: "sale-card__limit" }),
+    terms: h("p", { class: "sale-card__terms" }),
+    waitlist: h("p", { class: "sale-card__waitlist", hidden: true }),
     buyName: h("span", { class: "visually-hidden" }),
     message: h("p", { class: "sale-card__message", hidden: true }),
     tickets: h("ul", { class: "ticket-list" }),
@@ -178,9 +182,11 @@ function createCard(sale) {
       "article",
       { "aria-labelledby": nameId },
       h("div", { class: "sale-card__head" }, refs.name, refs.state),
+      refs.product,
       refs.when,
       h("div", { class: "stock" }, h("div", { class: "stock__bar", "aria-hidden": "true" }, refs.fill), refs.stockText),
-      h("div", { class: "sale-card__foot" }, refs.limit, refs.buy),
+      refs.waitlist,
+      h("div", { class: "sale-card__foot" }, h("div", {}, refs.limit, refs.terms), refs.buy),
       refs.message,
       refs.tickets,
     ),
@@ -209,6 +215,9 @@ function renderSale(sale, arrangeNow = true) {
   refs.fill.classList.toggle("is-low", share > 0 && share <= 0.2);
   refs.stockText.textContent = t("sale.stock_left", { remaining: sale.remaining, stock: sale.stock });
   refs.limit.textContent = t("sale.limit", { limit: sale.per_user_limit });
+  refs.terms.textContent = sale.payment_window_seconds ? t("sale.pay_within", { duration: duration(sale.payment_window_seconds) }) : "";
+  renderProduct(refs.product, sale);
+  renderWaitlist(sale, refs.waitlist);
   const closed = sale.state === "scheduled" || sale.state === "ended";
   refs.buy.setAttribute("aria-disabled", String(closed || card.busy));
   refs.buy.classList.toggle("is-closed", closed);
@@ -220,6 +229,13 @@ function renderSale(sale, arrangeNow = true) {
     renderAll();
     if (sale.state !== "ended") clearMessageIfStale(card, sale);
   }
+}
+
+// Once no unit is left, a sale with a waitlist still takes buyers: say so, and how many wait.
+function renderWaitlist(sale, el) {
+  const open = sale.waitlist_size > 0 && sale.remaining === 0 && sale.state === "active";
+  el.hidden = !open;
+  el.textContent = open ? t("sale.waitlist_open", { count: sale.waitlisted ?? 0 }) : "";
 }
 
 function clearMessageIfStale(card, sale) {
@@ -317,15 +333,22 @@ function renderTicket(card, entry) {
   renderTicketCard(li, entry, store.get(entry.ticket.sale_id));
 }
 
-function onTicket(entry, previousStatus) {
-  const card = cards.get(entry.ticket.sale_id);
+// Order statuses worth saying when they come (awaiting payment comes with "confirmed").
+const SETTLED_ORDER = new Set(["paid", "expired", "refunded"]);
+
+function onTicket(entry, previous) {
+  const { ticket } = entry;
+  const card = cards.get(ticket.sale_id);
   if (card) renderTicket(card, entry);
-  const sale = store.get(entry.ticket.sale_id);
+  const sale = store.get(ticket.sale_id);
   const name = sale ? sale.name : t("purchase.yours");
-  if (previousStatus === null && entry.ticket.status === "queued") {
-    announce(t("purchase.queued", { sale: name, status: statusText(entry.ticket, sale) }));
-  } else if (previousStatus !== null && previousStatus !== entry.ticket.status) {
-    announce(t("purchase.status", { sale: name, label: statusLabel(entry.ticket.status), status: statusText(entry.ticket, sale) }));
+  const status = statusText(ticket, sale);
+  if (previous === null && ticket.status === "queued") {
+    announce(t("purchase.queued", { sale: name, status }));
+  } else if (previous !== null && previous.status !== ticket.status) {
+    announce(t("purchase.status", { sale: name, label: statusLabel(ticket.status), status }));
+  } else if (previous !== null && SETTLED_ORDER.has(ticket.order_status) && previous.order_status !== ticket.order_status) {
+    announce(t("purchase.status", { sale: name, label: orderLabel(ticket.order_status), status }));
   }
 }
 

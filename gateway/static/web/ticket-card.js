@@ -1,9 +1,22 @@
-// One purchase's card: its status moving queued → accepted → confirmed, or to rejected with
-// the reason in words.
+// One purchase's card: its status moving queued → accepted → confirmed (or waiting on the
+// waitlist first), then its order paid, expired or refunded, or rejected with the reason in
+// words. While the order awaits payment the card holds its pay step (pay-step.js).
 
 import { h, replace } from "./dom.js";
 import { rejectionText, describe } from "./errors.js";
 import { t, tEnum, tParts } from "./i18n.js";
+import { payStep } from "./pay-step.js";
+
+// What a confirmed ticket's order status means, by `order_status` (null: an order from
+// before payments, complete as it is).
+const ORDER_TEXTS = {
+  awaiting_payment: "ticket.text.awaiting_payment",
+  paid: "ticket.text.paid",
+  expired: "ticket.text.expired",
+  refunded: "ticket.text.refunded",
+};
+
+const POSITION_TEXTS = { queued: "ticket.position", waitlisted: "ticket.waitlist_position" };
 
 /** What a status means, in a sentence; used on the card and for screen readers. */
 export function statusText(ticket, sale) {
@@ -15,7 +28,7 @@ export function statusText(ticket, sale) {
     case "accepted":
       return t("ticket.text.accepted");
     case "confirmed":
-      return t("ticket.text.confirmed");
+      return t(ORDER_TEXTS[ticket.order_status] || "ticket.text.confirmed");
     case "rejected":
       return rejectionText(ticket.reason, sale);
     default:
@@ -24,27 +37,81 @@ export function statusText(ticket, sale) {
 }
 
 export const statusLabel = (status) => tEnum("ticket.status", status);
+export const orderLabel = (status) => tEnum("order.status", status);
 
-function steps(ticket) {
-  const rejected = ticket.status === "rejected";
-  const names = rejected ? ["queued", "rejected"] : ["queued", "accepted", "confirmed"];
-  const reached = names.indexOf(ticket.status);
+function steps(ticket, viaWaitlist) {
+  if (ticket.status === "rejected") return stepList([statusLabel("queued"), statusLabel("rejected")], 1, ticket);
+  const names = [viaWaitlist || ticket.status === "waitlisted" ? "waitlisted" : "queued", "accepted", "confirmed"];
+  const labels = names.map(statusLabel);
+  let reached = names.indexOf(ticket.status);
+  if (ticket.order_status) {
+    // The last step is the payment: "Paid" ahead, or how the order ended.
+    const ended = ticket.order_status === "expired" || ticket.order_status === "refunded";
+    labels.push(orderLabel(ended ? ticket.order_status : "paid"));
+    if (ticket.order_status !== "awaiting_payment") reached = labels.length - 1;
+  }
+  return stepList(labels, reached, ticket);
+}
+
+function stepList(labels, reached, ticket) {
+  const failed = ticket.status === "rejected" || ticket.order_status === "expired" || ticket.order_status === "refunded";
   // Decorative: the same facts are in the status label and sentence.
   return h(
     "ol",
     { class: "steps", "aria-hidden": "true" },
-    names.map((name, i) =>
-      h("li", { class: `steps__step${i < reached ? " is-done" : ""}${i === reached ? " is-current" : ""}` }, statusLabel(name)),
-    ),
+    labels.map((label, i) => {
+      const state = i < reached ? " is-done" : i === reached ? ` is-current${failed ? " is-failed" : ""}` : "";
+      return h("li", { class: `steps__step${state}` }, label);
+    }),
   );
 }
 
-/** Render (or re-render) `entry` ({ticket, error}) into `el`, an <li>. */
+function skeleton(el) {
+  const parts = {
+    head: h("div", { class: "ticket__head" }),
+    steps: h("div"),
+    text: h("p", { class: "ticket__text", tabindex: "-1" }),
+    pay: h("div", { class: "ticket__pay" }),
+    detail: h("div", { class: "ticket__detail" }),
+    id: h("p", { class: "ticket__id" }),
+  };
+  replace(el, Object.values(parts));
+  el.ticketParts = parts;
+  return parts;
+}
+
+/**
+ * Render (or re-render) `entry` ({ticket, error, viaWaitlist}) into `el`, an <li>. Its parts
+ * are updated in place, so the pay step inside keeps its state and focus.
+ */
 export function renderTicketCard(el, entry, sale) {
   const { ticket } = entry;
-  el.className = `ticket ticket--${ticket.status}`;
+  const parts = el.ticketParts || skeleton(el);
+  el.className = `ticket ticket--${ticket.status}${ticket.order_status ? ` ticket--${ticket.order_status}` : ""}`;
   el.dataset.ticketId = ticket.ticket_id;
   el.dataset.status = ticket.status;
+  el.dataset.orderStatus = ticket.order_status || "";
+  const waiting = (ticket.status === "queued" || ticket.status === "waitlisted") && ticket.position;
+  replace(
+    parts.head,
+    h(
+      "span",
+      { class: "ticket__badges" },
+      h("span", { class: `badge badge--${ticket.status}` }, statusLabel(ticket.status)),
+      ticket.status === "confirmed" && ticket.order_status ? h("span", { class: `badge badge--${ticket.order_status}` }, orderLabel(ticket.order_status)) : null,
+    ),
+    waiting ? h("span", { class: "ticket__position" }, t(POSITION_TEXTS[ticket.status], { position: ticket.position })) : null,
+  );
+  replace(parts.steps, steps(ticket, entry.viaWaitlist));
+  parts.text.textContent = statusText(ticket, sale);
+  const paying = ticket.status === "confirmed" && ticket.order_status === "awaiting_payment" && ticket.order_id;
+  const step = paying ? payStep(ticket, sale) : null;
+  if (!step) {
+    // The step goes once the order is settled: the focus, if it was there, goes to the news.
+    const hadFocus = parts.pay.contains(document.activeElement);
+    replace(parts.pay);
+    if (hadFocus) parts.text.focus();
+  } else if (parts.pay.firstChild !== step) replace(parts.pay, step);
   const detail = [];
   if (ticket.status === "confirmed" && ticket.order_id) {
     const order = h("code", { class: "ticket__order" }, ticket.order_id);
@@ -54,18 +121,7 @@ export function renderTicketCard(el, entry, sale) {
     const reason = describe(entry.error, { notFound: "ticket.gone" });
     detail.push(h("p", { class: "ticket__error" }, t("ticket.unfollowable", { reason })));
   }
-  replace(
-    el,
-    h(
-      "div",
-      { class: "ticket__head" },
-      h("span", { class: `badge badge--${ticket.status}` }, statusLabel(ticket.status)),
-      ticket.status === "queued" && ticket.position ? h("span", { class: "ticket__position" }, t("ticket.position", { position: ticket.position })) : null,
-    ),
-    steps(ticket),
-    h("p", { class: "ticket__text" }, statusText(ticket, sale)),
-    ...detail,
-    h("p", { class: "ticket__id" }, tParts("ticket.id", { id: h("code", {}, ticket.ticket_id) })),
-  );
+  replace(parts.detail, detail);
+  replace(parts.id, tParts("ticket.id", { id: h("code", {}, ticket.ticket_id) }));
   return el;
 }

@@ -76,3 +76,45 @@ def test_the_board_is_bounded_least_recently_used_first():
     assert len(board) == 3
     assert board.fresh(tickets[1]) is None
     assert board.fresh(tickets[0]) is not None
+
+
+def test_order_status_changes_move_a_confirmed_ticket_forward_only():
+    board = TicketBoard()
+    ticket_id, user, sale = ids()
+    board.issued(ticket_id, user, sale)
+    order = str(uuid4())
+    board.apply_updates(json.dumps([[ticket_id, "confirmed", "", order, "awaiting_payment", ""]]))
+    changed = board.apply_updates(json.dumps([[ticket_id, "confirmed", "", order, "expired", ""]]))
+    assert [t for t, _ in changed] == [ticket_id]
+    # A late "awaiting_payment" (a redelivered decision) does not bring an expired order back.
+    late = [[ticket_id, "confirmed", "", order, "awaiting_payment", ""]]
+    assert board.apply_updates(json.dumps(late)) == []
+    board.apply_updates(json.dumps([[ticket_id, "confirmed", "", order, "refunded", ""]]))
+    ticket = board.fresh(ticket_id)
+    assert ticket is not None
+    assert (ticket.status, ticket.order_status, ticket.final) == ("confirmed", "refunded", True)
+
+
+def test_a_waitlisted_ticket_knows_its_place_and_is_served_later():
+    board = TicketBoard()
+    ticket_id, user, sale = ids()
+    ticket = board.issued(ticket_id, user, sale)
+    board.apply_updates(json.dumps([[ticket_id, "waitlisted", "", "", "", "7"]]))
+    assert (ticket.status, ticket.position(decided=0, served=4)) == ("waitlisted", 3)
+    board.apply_updates(json.dumps([[ticket_id, "accepted", "", "", "", ""]]))
+    assert (ticket.status, ticket.position(decided=0, served=4)) == ("accepted", None)
+
+
+def test_a_decided_ticket_is_served_from_memory_until_a_gap_in_the_updates(monkeypatch):
+    board = TicketBoard(stale_after=2.0)
+    ticket_id, user, sale = ids()
+    board.issued(ticket_id, user, sale)
+    board.apply_updates(
+        json.dumps([[ticket_id, "confirmed", "", str(uuid4()), "awaiting_payment", ""]])
+    )
+    later = time.monotonic() + 5
+    monkeypatch.setattr("gateway.adapters.memory_tickets.time.monotonic", lambda: later)
+    # Its order may still change, but that arrives as an update: no re-read.
+    assert board.fresh(ticket_id) is not None
+    board.resubscribed()  # an update may have been missed while not subscribed
+    assert board.fresh(ticket_id) is None

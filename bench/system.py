@@ -83,7 +83,19 @@ async def reset(config: BenchConfig) -> None:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()
-    await migrate(config.database_url)
+    if config.code_root == ROOT:
+        await migrate(config.database_url)
+    else:
+        # The schema of the code under test (`--code`): an older build cannot write to tables
+        # a newer migration changed.
+        await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "shared.migrate"],
+            env={**os.environ, **config.env()},
+            cwd=config.code_root,
+            check=True,
+            capture_output=True,
+        )
     client = aioredis.Redis.from_url(config.redis_url)
     try:
         keys = [k async for k in client.scan_iter(match=f"{config.namespace}:*", count=5000)]

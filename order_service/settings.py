@@ -52,10 +52,10 @@ class OrderSettings(ServiceSettings):
     @model_validator(mode="after")
     def _production(self) -> Self:
         if self.app_env == "production":
-            if self.payment_provider == "simulated":
-                raise ValueError("APP_ENV=production refuses PAYMENT_PROVIDER=simulated")
             if self.payment_webhook_secret is None:
                 raise ValueError("APP_ENV=production needs PAYMENT_WEBHOOK_SECRET")
+            if self.payment_provider == "simulated":
+                raise ValueError("APP_ENV=production refuses PAYMENT_PROVIDER=simulated")
         return self
 
     @property

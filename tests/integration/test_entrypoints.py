@@ -116,3 +116,19 @@ def test_make_runs_launcher_explains_itself_and_starts_nothing():
     assert "AMQP_URL, DATABASE_URL, REDIS_URL" in result.stdout
     assert "python -m gateway --help" in result.stdout
     assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        ({"APP_ENV": "production"}, "APP_ENV=production needs PAYMENT_WEBHOOK_SECRET"),
+        (
+            {"APP_ENV": "production", "PAYMENT_WEBHOOK_SECRET": "whsec_" + "x" * 32},
+            "APP_ENV=production refuses PAYMENT_PROVIDER=simulated",
+        ),
+    ],
+)
+def test_production_refuses_the_development_payment_setup(env, problem):
+    result, _ = run("order_service", env=env)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert problem in result.stderr and "Traceback" not in result.stderr, result.stderr

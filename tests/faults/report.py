@@ -3,7 +3,8 @@
     .venv/bin/python -m tests.faults.report    # after .venv/bin/pytest tests/faults
 
 Each scenario writes tests/artifacts/<test>/figures.json; this prints one Markdown row per
-file, in the order of the scenarios in tests/faults.
+file, in the order of the scenarios in tests/faults: the crowd scenarios in one table, the
+payment scenarios (figures with ``orders`` by final state) in another.
 """
 
 from __future__ import annotations
@@ -98,12 +99,39 @@ def table(paths: list[Path]) -> str:
     return "\n".join(lines)
 
 
+PAYMENT_COLUMNS = ("scenario", "what was done, and when", "payment answers", "orders", "result")
+
+
+def _is_payments(figures: dict[str, Any]) -> bool:
+    return isinstance(figures.get("orders"), dict)
+
+
+def payments_table(paths: list[Path]) -> str:
+    lines = ["| " + " | ".join(PAYMENT_COLUMNS) + " |", "|" + "---|" * len(PAYMENT_COLUMNS)]
+    for path in paths:
+        figures = json.loads(path.read_text())
+        answers = figures.get("payment_answers")
+        cells = [
+            figures["scenario"],
+            figures["fault"],
+            "–" if answers is None else ", ".join(f"{k}: {v}" for k, v in sorted(answers.items())),
+            ", ".join(f"{k} {v}" for k, v in sorted(figures["orders"].items())),
+            row(figures)[-1],
+        ]
+        lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     paths = sorted(ARTIFACTS.glob("*/figures.json"))
     if not paths:
         sys.exit(f"no figures under {ARTIFACTS}: run .venv/bin/pytest tests/faults first")
     finished = sorted(json.loads(p.read_text())["finished_at"] for p in paths)
-    print(table(paths))
+    payments = [p for p in paths if _is_payments(json.loads(p.read_text()))]
+    print(table([p for p in paths if p not in payments]))
+    if payments:
+        print("\nPayments: every order ends in exactly one final state.\n")
+        print(payments_table(payments))
     print(f"\nFrom {len(paths)} scenarios run between {finished[0]} and {finished[-1]}.")
 
 

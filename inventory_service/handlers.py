@@ -123,6 +123,18 @@ def _accepted(
     )
 
 
+def _served(
+    sale_id: UUID, promoted: Sequence[tuple[UUID, UUID]], at_ms: int, terms: SaleTerms
+) -> list[Event]:
+    """The waitlisted (ticket, user) given a unit: accepted now, with a window of their own."""
+    return [
+        _accepted(
+            ticket_id, sale_id, user_id, at_ms, terms, requested_at_ms=None, from_waitlist=True
+        )
+        for ticket_id, user_id in promoted
+    ]
+
+
 def _events(command: Command, decision: Decision, at_ms: int, terms: SaleTerms) -> list[Event]:
     """What the order service learns of a decision. (A ticket put on the waitlist is not
     news for it: gateways learn that from the decider directly.)"""
@@ -139,33 +151,10 @@ def _events(command: Command, decision: Decision, at_ms: int, terms: SaleTerms) 
                 decided_at_ms=at_ms,
             )
         ]
-        return added + [
-            _accepted(
-                ticket_id,
-                command.sale_id,
-                user_id,
-                at_ms,
-                terms,
-                requested_at_ms=None,
-                from_waitlist=True,
-            )
-            for ticket_id, user_id in decision.promoted
-        ]
+        return added + _served(command.sale_id, decision.promoted, at_ms, terms)
     if isinstance(decision, Released):
-        if decision.promoted is None:
-            return []
-        ticket_id, user_id = decision.promoted
-        return [
-            _accepted(
-                ticket_id,
-                command.sale_id,
-                user_id,
-                at_ms,
-                terms,
-                requested_at_ms=None,
-                from_waitlist=True,
-            )
-        ]
+        promoted = () if decision.promoted is None else (decision.promoted,)
+        return _served(command.sale_id, promoted, at_ms, terms)
     if isinstance(decision, WaitlistClosed):
         return [
             PurchaseRejected.model_construct(

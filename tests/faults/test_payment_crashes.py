@@ -10,8 +10,6 @@ from collections import Counter
 import asyncpg
 import pytest
 
-from tests.e2e.test_flash_crowd import gather_limited
-
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 ORDERS, WINDOW, SLOW = 120, 5, 1.5
@@ -21,24 +19,6 @@ ORDERS, WINDOW, SLOW = 120, 5, 1.5
 def stack_env(stack_env):
     # The sweep runs often, so the kill lands inside a wave of expiries.
     return {**stack_env, "EXPIRY_INTERVAL": "0.05", "SIMULATED_SLOW_PAYMENT_SECONDS": str(SLOW)}
-
-
-async def buy_in_waves(api, admin_token: str, prefix: str) -> tuple[dict, list[tuple[str, dict]]]:
-    """ORDERS winners whose deadlines are spread over ~2 s (waves 100 ms apart)."""
-    sale = await api.create_sale(admin_token, stock=ORDERS, payment_window_seconds=WINDOW)
-    tokens = await gather_limited((api.user(f"{prefix}{i}") for i in range(ORDERS)), limit=16)
-    replies = []
-    for wave in range(0, ORDERS, 6):
-        replies += await asyncio.gather(
-            *(api.purchase(t, sale["sale_id"]) for t in tokens[wave : wave + 6])
-        )
-        await asyncio.sleep(0.1)
-    assert {r.status for r in replies} == {202}
-    tickets = await gather_limited(
-        api.wait_final(t, r.body["ticket_id"]) for t, r in zip(tokens, replies, strict=True)
-    )
-    assert {x["status"] for x in tickets} == {"confirmed"}
-    return sale, list(zip(tokens, tickets, strict=True))
 
 
 async def until_settled(conn: asyncpg.Connection, sale_id: str, within: float = 60) -> None:
@@ -76,7 +56,9 @@ async def released_once(api, admin_token: str, sale_id: str, expected: int) -> d
 async def test_order_service_killed_during_a_wave_of_expiries(
     stack, api, admin_token, database_url, figures
 ):
-    sale, _ = await buy_in_waves(api, admin_token, "late")  # nobody pays
+    sale, _ = await api.winners_in_waves(  # nobody pays
+        admin_token, orders=ORDERS, wave=6, prefix="late", payment_window_seconds=WINDOW
+    )
     conn = await asyncpg.connect(database_url)
     try:
         while (
@@ -115,7 +97,9 @@ async def test_order_service_killed_during_a_wave_of_expiries(
 
 
 async def test_order_service_killed_during_payments(stack, api, admin_token, database_url, figures):
-    sale, won = await buy_in_waves(api, admin_token, "payer")
+    sale, won = await api.winners_in_waves(
+        admin_token, orders=ORDERS, wave=6, prefix="payer", payment_window_seconds=WINDOW
+    )
     methods = ["pm_card_visa", "pm_card_slow", "pm_card_chargeDeclined"]
     answers: Counter[int] = Counter()
 

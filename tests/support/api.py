@@ -127,15 +127,9 @@ class Api:
         self, token: str, ticket_id: str, *, timeout: float = 30
     ) -> dict[str, Any]:
         """Poll the ticket until it is confirmed or rejected."""
-        deadline = time.monotonic() + timeout
-        while True:
-            reply = await self.ticket(token, ticket_id)
-            assert reply.status == 200, reply
-            if reply.body["status"] in FINAL:
-                return dict(reply.body)
-            if time.monotonic() > deadline:
-                raise AssertionError(f"ticket {ticket_id} still {reply.body} after {timeout}s")
-            await asyncio.sleep(0.05)
+        return await self.wait_ticket(
+            token, ticket_id, lambda ticket: ticket["status"] in FINAL, timeout=timeout
+        )
 
     async def wait_ticket(
         self,
@@ -189,3 +183,30 @@ class Api:
         reply = await self.call("GET", f"/api/v1/admin/sales/{sale_id}/stats", token=admin_token)
         assert reply.status == 200, reply
         return dict(reply.body)
+
+    async def winners_in_waves(
+        self, admin_token: str, *, orders: int, wave: int, prefix: str, **terms: Any
+    ) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
+        """A sale of ``orders`` units won by as many new buyers, ``wave`` of them every 100 ms,
+        so that their deadlines (and what happens at them) are spread out; (sale, [(token,
+        confirmed ticket)])."""
+        sale = await self.create_sale(admin_token, stock=orders, **terms)
+        semaphore = asyncio.Semaphore(16)  # registration pays bcrypt
+
+        async def user(name: str) -> str:
+            async with semaphore:
+                return await self.user(name)
+
+        tokens = await asyncio.gather(*(user(f"{prefix}{i}") for i in range(orders)))
+        replies: list[Reply] = []
+        for first in range(0, orders, wave):
+            replies += await asyncio.gather(
+                *(self.purchase(t, sale["sale_id"]) for t in tokens[first : first + wave])
+            )
+            await asyncio.sleep(0.1)
+        assert {r.status for r in replies} == {202}, replies
+        tickets = await asyncio.gather(
+            *(self.wait_final(t, r.body["ticket_id"]) for t, r in zip(tokens, replies, strict=True))
+        )
+        assert {x["status"] for x in tickets} == {"confirmed"}, tickets
+        return sale, list(zip(tokens, tickets, strict=True))

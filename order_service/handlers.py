@@ -141,6 +141,7 @@ async def publish_releases(*, payments: PaymentStore, line: SaleLine) -> None:
     """Each release in the outbox, until the broker confirms it; the decider applies each
     command id once, so sending one again after a crash releases nothing twice."""
     releases = await payments.unpublished_releases()
+    metrics.RELEASES_UNPUBLISHED.set(len(releases))  # stays up while the broker refuses them
     for release in releases:
         await line.enqueue(
             ReleaseUnit(
@@ -154,6 +155,7 @@ async def publish_releases(*, payments: PaymentStore, line: SaleLine) -> None:
         )
     if releases:
         await payments.mark_published([r.order_id for r in releases])
+        metrics.RELEASES_UNPUBLISHED.set(0)
 
 
 async def resume_open_payments(*, payments: PaymentStore, provider: PaymentProvider) -> int:

@@ -1,6 +1,6 @@
 """The order service's own metrics (HTTP metrics come from shared.runtime.metrics)."""
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 PERSISTED = Counter("orders_outcomes_persisted_total", "Ticket outcomes persisted", ["status"])
 BATCH_SIZE = Histogram(
@@ -29,3 +29,7 @@ EXPIRED = Counter("orders_expired_total", "Orders expired unpaid (their units re
 PAYMENTS.labels("started")
 for _type in ("payment.succeeded", "payment.failed", "refund.succeeded"):
     WEBHOOKS.labels(_type)
+RELEASES_UNPUBLISHED = Gauge(
+    "orders_releases_unpublished",
+    "Units of expired orders not yet sent into their sale's line (up to 500 per sweep)",
+)

@@ -75,6 +75,8 @@ async def test_sales_and_orders_made_before_products_keep_working(servers):
     finally:
         await conn.close()
         await _drop_database(servers, name)
+    assert product is not None and migrated is not None
+    assert order is not None and counts is not None
     assert (product["product_id"], product["name"], product["price_amount"]) == (
         sale,
         "Old drop",

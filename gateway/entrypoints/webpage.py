@@ -27,8 +27,10 @@ CONTENT_TYPES = {
 # Everything comes from this origin; nothing inline (no <script> or <style> blocks, no style
 # attributes), so an injected fragment of markup can neither run nor restyle anything.
 # form-action 'none': the forms are sent by the modules; without them nothing is submitted.
+# Images may come from any https origin: product pictures live on a shop's CDN (an image
+# cannot run code; http is refused so a picture cannot be swapped in transit).
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https:; "
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'none'; frame-ancestors 'none'"
 )

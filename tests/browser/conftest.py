@@ -126,7 +126,9 @@ async def open_page(browser, stack) -> AsyncIterator[OpenPage]:
     async def open_(
         *, viewport: dict[str, int] | None = None, path: str = "/", **options: Any
     ) -> OpenedPage:
-        context = await browser.new_context(viewport=viewport or DESKTOP, locale="en-GB", **options)
+        # en-GB unless the test asks for another language (locale="de-DE").
+        options.setdefault("locale", "en-GB")
+        context = await browser.new_context(viewport=viewport or DESKTOP, **options)
         context.set_default_timeout(10_000)
         page = await context.new_page()
         watch = PageWatch(stack.gateway.url)

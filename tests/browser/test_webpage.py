@@ -39,6 +39,7 @@ async def test_the_page_has_strict_headers(client):
     assert policy["default-src"] == "'self'"
     assert policy["script-src"] == "'self'" and policy["style-src"] == "'self'"
     assert policy["frame-ancestors"] == "'none'" and policy["object-src"] == "'none'"
+    assert policy["img-src"] == "'self' https:"  # product pictures from a shop's CDN
     assert "unsafe" not in resp.headers["Content-Security-Policy"]
     assert (await resp.text()).startswith("<!DOCTYPE html>")
 

@@ -1,22 +1,18 @@
-// Admin forms: create a sale and add stock to one. The server checks the admin role; the
-// page only hides the view from other users.
+// The admin view: the operator panel (with its sale reports), the form that creates a sale
+// (sale-form.js) and the one that adds stock to a sale. The server checks the admin role;
+// the page only hides the view from other users.
 
-import { addStock, createSale, isSessionError } from "./api.js";
+import { addStock, isSessionError } from "./api.js";
 import { h, byId, replace, announce } from "./dom.js";
 import { busy, clearErrors, showError, showSuccess } from "./form.js";
-import { onLanguageChange, setText, t, tEnum } from "./i18n.js";
+import { onLanguageChange, t, tEnum } from "./i18n.js";
 import * as store from "./sales-store.js";
-import { localInputToRfc3339, toLocalInput, utcOffsetLabel, localDateTime } from "./time.js";
+import * as saleForm from "./sale-form.js";
 import * as operator from "./operator-panel.js";
 
 export function init() {
-  const createForm = byId("create-sale-form");
   const stockForm = byId("stock-form");
-  createForm.addEventListener("submit", (event) => {
-    event.preventDefault();
-    clearErrors(createForm);
-    busy(createForm, "admin.creating", () => submitSale(createForm));
-  });
+  saleForm.init(() => operator.refreshSoon());
   stockForm.addEventListener("submit", (event) => {
     event.preventDefault();
     clearErrors(stockForm);
@@ -27,52 +23,12 @@ export function init() {
   operator.init();
 }
 
-/** An integer if the text is one; otherwise the text, for the server to explain (422). */
-function integer(text) {
-  return /^\s*-?\d+\s*$/.test(text) ? Number(text) : text;
-}
-
-function defaults(form) {
-  // Starts now (to the minute: it is open at once), ends in an hour.
-  const start = new Date();
-  start.setSeconds(0, 0);
-  form.elements.namedItem("starts_at").value = toLocalInput(start);
-  form.elements.namedItem("ends_at").value = toLocalInput(new Date(start.getTime() + 3600 * 1000));
-  setText(byId("sale-tz"), () => t("admin.time_zone", { offset: utcOffsetLabel() }));
-}
-
-async function submitSale(form) {
-  const data = new FormData(form);
-  const body = {
-    name: String(data.get("name") || ""),
-    stock: integer(String(data.get("stock") || "")),
-    per_user_limit: integer(String(data.get("per_user_limit") || "1")),
-  };
-  // A field left empty or unreadable is sent missing: the server names it (422).
-  for (const field of ["starts_at", "ends_at"]) {
-    const value = localInputToRfc3339(String(data.get(field) || ""));
-    if (value) body[field] = value;
-  }
-  try {
-    const sale = await createSale(body);
-    store.put(sale);
-    const text = () => t("admin.created", { name: sale.name, count: sale.stock, start: localDateTime(sale.starts_at) });
-    form.reset();
-    defaults(form);
-    showSuccess(form, text);
-    announce(text());
-    operator.refreshSoon();
-  } catch (error) {
-    if (!isSessionError(error)) showError(form, error);
-  }
-}
-
 async function submitStock(form) {
   const data = new FormData(form);
   const saleId = String(data.get("sale_id") || "");
   const sale = store.get(saleId);
   try {
-    const result = await addStock(saleId, integer(String(data.get("add") || "")));
+    const result = await addStock(saleId, saleForm.integer(String(data.get("add") || "")));
     const params = { name: sale?.name, count: result.added, stock: result.stock, remaining: result.remaining };
     const text = () => {
       if (result.applied) return sale ? t("admin.stock_added", params) : t("admin.stock_added_unnamed", params);
@@ -105,8 +61,7 @@ function fillSaleChoices() {
 }
 
 export async function show() {
-  const form = byId("create-sale-form");
-  if (!form.elements.namedItem("starts_at").value) defaults(form);
+  saleForm.show();
   operator.start();
   try {
     await store.refresh();

@@ -111,9 +111,8 @@ export const getOrder = async (orderId, signal) =>
   (await request("GET", `/api/v1/orders/${path(orderId)}`, { auth: true, signal })).body;
 
 /**
- * Pay an order with a test card. The same `key` for one click's attempts; asked again with
- * the same key, the server answers that payment in its current status and charges nothing
- * more (the API's idempotency rule), so this is also how a payment's outcome is read.
+ * Pay an order with a test card. The same `key` goes with every attempt of one click, so a
+ * retry after a lost answer gets the payment the first attempt started: never two charges.
  */
 export async function payOrder(orderId, paymentMethod, key) {
   let networkRetries = 2;
@@ -131,6 +130,10 @@ export async function payOrder(orderId, paymentMethod, key) {
     }
   }
 }
+
+/** The order's payments, oldest first, each with how it ended (a declined card, say). */
+export const listPayments = async (orderId, signal) =>
+  (await request("GET", `/api/v1/orders/${path(orderId)}/payments`, { auth: true, signal })).body;
 
 export const getTicket = async (ticketId, signal) =>
   (await request("GET", `/api/v1/tickets/${path(ticketId)}`, { auth: true, signal })).body;

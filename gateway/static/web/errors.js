@@ -16,6 +16,16 @@ const FIELD_LABELS = {
   ends_at: "field.ends_at",
   per_user_limit: "field.per_user_limit",
   add: "field.add",
+  product_id: "field.product_id",
+  product_name: "field.product_name",
+  product_price: "field.product_price",
+  currency: "field.currency",
+  image_url: "field.image_url",
+  description: "field.description",
+  sale_price: "field.sale_price",
+  payment_window_seconds: "field.payment_window_seconds",
+  waitlist_size: "field.waitlist_size",
+  payment_method: "field.payment_method",
 };
 
 // The language of the API's messages. Readers of it get the server's words about a field

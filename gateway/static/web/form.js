@@ -1,5 +1,6 @@
 // Forms: their errors shown next to the fields at fault, and a busy state while they send.
 
+import { ApiError } from "./api.js";
 import { h, alertUser } from "./dom.js";
 import { describe, fieldErrors } from "./errors.js";
 import { setText, t } from "./i18n.js";
@@ -52,6 +53,16 @@ export function showSuccess(form, text) {
   const el = form.querySelector(".form-success");
   setText(el, text);
   el.hidden = false;
+}
+
+/**
+ * `error` with its fields named as the form names them: `rename(field)` for each field at
+ * fault (the API's "price.amount" may be the form's "sale_price", say).
+ */
+export function renameFields(error, rename) {
+  if (!Array.isArray(error.details)) return error;
+  const details = error.details.map((detail) => ({ ...detail, field: rename(String(detail.field ?? "")) }));
+  return new ApiError(error.status, error.code, error.message, { details, retryAfter: error.retryAfter });
 }
 
 /**

@@ -5,6 +5,8 @@ import { h, byId, replace, announce, silence } from "./dom.js";
 import { language, languages, onLanguageChange, setLanguage, startI18n, t } from "./i18n.js";
 import * as session from "./session.js";
 import * as tickets from "./tickets.js";
+import * as payments from "./payments.js";
+import { reset as resetPaySteps } from "./pay-step.js";
 import * as authView from "./auth-view.js";
 import * as salesView from "./sales-view.js";
 import * as ordersView from "./orders-view.js";
@@ -105,6 +107,8 @@ session.onChange((active, reason) => {
     return;
   }
   tickets.clear();
+  payments.clear();
+  resetPaySteps();
   salesView.reset();
   ordersView.reset();
   adminView.hide();

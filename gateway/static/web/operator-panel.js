@@ -1,6 +1,6 @@
 // The operator panel: GET /api/v1/admin/overview once a second while the admin view is on
-// screen: per-sale counters and decision rates, each partition's queue and consumers, and
-// the dead letters.
+// screen: per-sale counters and decision rates (and a button to open the sale's report),
+// each partition's queue and consumers, and the dead letters.
 
 import { overview, isSessionError } from "./api.js";
 import { h, byId, replace, setNotice } from "./dom.js";
@@ -8,6 +8,7 @@ import { describe } from "./errors.js";
 import { number, onLanguageChange, setText, t, tEnum } from "./i18n.js";
 import { decisionRates, reading } from "./rates.js";
 import * as store from "./sales-store.js";
+import * as report from "./report-view.js";
 import { localTime, retryIn } from "./time.js";
 
 const INTERVAL_MS = 1000;
@@ -24,6 +25,11 @@ let failures = 0;
 let shown = null; // the last overview, to render it again in another language
 
 export function init() {
+  report.init();
+  byId("operator-sales-body").addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-report]");
+    if (button) report.open(button.dataset.report);
+  });
   onLanguageChange(() => {
     relabel(byId("operator-sales-body"), SALE_COLUMNS);
     relabel(byId("operator-partitions-body"), PARTITION_COLUMNS);
@@ -166,6 +172,7 @@ const SALE_COLUMNS = [
   "operator.column.remaining",
   "operator.column.waiting",
   "operator.column.rate",
+  "operator.column.report",
 ];
 
 function renderSales(sales) {
@@ -186,6 +193,7 @@ function renderSales(sales) {
       `${number(sale.remaining)} / ${number(sale.stock)}`,
       number(sale.waiting),
       perSale === undefined ? "—" : rate(perSale),
+      h("button", { type: "button", class: "button button--ghost-dark button--small", "data-report": sale.sale_id }, t("operator.report"), h("span", { class: "visually-hidden" }, ` ${sale.name}`)),
     ]);
   });
 }

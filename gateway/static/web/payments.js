@@ -1,19 +1,18 @@
 // Paying for orders: each order's terms (GET /api/v1/orders/{id}: its price and pay_by) and
-// this tab's payment of it, followed until the provider has answered. The ticket (its
-// `order_status`, live) says when the order is paid, expired or refunded; only a declined
-// card shows nowhere else, so the payment itself is asked again while it is processing.
-// Payments are kept in sessionStorage, so that a reload still knows what was tried.
+// its latest payment (GET /api/v1/orders/{id}/payments), followed until the provider has
+// answered. The ticket (its `order_status`, live) says when the order is paid, expired or
+// refunded; a declined card shows only in the payment, so that is asked while it processes.
+// Loaded from the server, not kept in the tab: a reload, or another tab, finds it the same.
 
-import { getOrder, isSessionError, payOrder, sleep, uuid4 } from "./api.js";
+import { getOrder, isSessionError, listPayments, payOrder, sleep, uuid4 } from "./api.js";
 import * as session from "./session.js";
 
-const STORE_PREFIX = "flashsale.payments.";
 const FOLLOW_FIRST_MS = 500;
 const FOLLOW_MAX_MS = 3000;
 
 const orders = new Map(); // order_id -> the order, as last fetched
 const loading = new Map(); // order_id -> the fetch in flight
-const attempts = new Map(); // order_id -> {key, method, payment, error, sending}
+const attempts = new Map(); // order_id -> {payment, error, sending}: the latest payment
 const settled = new Map(); // order_id -> "paid" | "expired" | "refunded", from its ticket
 const listeners = new Set();
 
@@ -26,30 +25,32 @@ function emit(orderId) {
   for (const listener of listeners) listener(orderId);
 }
 
-const storeKey = () => STORE_PREFIX + session.userId();
-
-function save() {
-  if (!session.userId()) return;
-  const kept = [...attempts].map(([orderId, { key, method, payment }]) => [orderId, { key, method, payment }]);
-  window.sessionStorage.setItem(storeKey(), JSON.stringify(kept.slice(-50)));
-}
-
 export const order = (orderId) => orders.get(orderId) || null;
 export const attempt = (orderId) => attempts.get(orderId) || null;
 
 /** Whether a payment of the order may still change its fate (so its ticket stays followed). */
 export function pending(orderId) {
-  const status = attempts.get(orderId)?.payment?.status;
-  return Boolean(attempts.get(orderId)?.sending) || status === "processing" || status === "succeeded";
+  const tried = attempts.get(orderId);
+  return Boolean(tried?.sending) || tried?.payment?.status === "processing" || tried?.payment?.status === "succeeded";
 }
 
-/** Fetch the order once (again if `fresh`); retried a few times if the server is unreachable. */
-export function load(orderId, { fresh = false } = {}) {
-  if (!fresh && (orders.has(orderId) || loading.has(orderId))) return loading.get(orderId) || Promise.resolve();
+/**
+ * Fetch the order and its latest payment, once per order; retried a few times if the server
+ * is unreachable. A payment still processing (from before a reload) is followed from here.
+ */
+export function load(orderId) {
+  if (orders.has(orderId)) return Promise.resolve();
+  if (loading.has(orderId)) return loading.get(orderId);
   const task = (async () => {
     for (let tries = 0; tries < 4; tries++) {
       try {
-        orders.set(orderId, await getOrder(orderId));
+        const [found, payments] = await Promise.all([getOrder(orderId), listPayments(orderId)]);
+        orders.set(orderId, found);
+        if (!attempts.has(orderId) && payments.length) {
+          const latest = { payment: payments.at(-1), error: null, sending: false };
+          attempts.set(orderId, latest);
+          follow(orderId, latest);
+        }
         emit(orderId);
         return;
       } catch (error) {
@@ -68,33 +69,28 @@ export function noteOrderStatus(orderId, status) {
 }
 
 /**
- * Pay `orderId` with `method` (a test card). One Idempotency-Key per click, so a retry of
- * this click never charges twice. Resolves when the provider has answered or the order is
- * no longer payable; the outcome is in `attempt(orderId)`.
+ * Pay `orderId` with `method` (a test card). Resolves when the provider has answered or
+ * the order is no longer payable; the outcome is in `attempt(orderId)`.
  */
 export async function pay(orderId, method) {
   const current = attempts.get(orderId);
   if (current?.sending || current?.payment?.status === "processing") return;
-  const next = { key: uuid4(), method, payment: null, error: null, sending: true };
+  const next = { payment: null, error: null, sending: true };
   attempts.set(orderId, next);
   emit(orderId);
   try {
-    next.payment = await payOrder(orderId, method, next.key);
+    // One Idempotency-Key per click: a retry of this click never charges twice.
+    next.payment = await payOrder(orderId, method, uuid4());
   } catch (error) {
     next.error = error;
     if (error.code === "already_paid") settled.set(orderId, "paid");
     if (error.code === "order_not_payable" && !settled.has(orderId)) settled.set(orderId, "expired");
   } finally {
     next.sending = false;
-    save();
     emit(orderId);
   }
   await follow(orderId, next);
 }
-
-// The payment's status now: the same request with the same key answers it as it is (and
-// charges nothing). A GET of the order's payments would be the one call to change here.
-const current = (orderId, { method, key }) => payOrder(orderId, method, key);
 
 async function follow(orderId, tried) {
   let delay = FOLLOW_FIRST_MS;
@@ -104,10 +100,9 @@ async function follow(orderId, tried) {
     delay = Math.min(delay * 1.5, FOLLOW_MAX_MS);
     if (!stillOurs()) return;
     try {
-      const payment = await current(orderId, tried);
-      if (payment.status === tried.payment.status) continue;
-      tried.payment = payment;
-      save();
+      const found = (await listPayments(orderId)).find((p) => p.payment_id === tried.payment.payment_id);
+      if (!found || found.status === tried.payment.status) continue;
+      tried.payment = found;
       emit(orderId);
     } catch (error) {
       if (isSessionError(error)) return;
@@ -116,23 +111,7 @@ async function follow(orderId, tried) {
   }
 }
 
-/** Bring back this user's payments from this tab's storage and follow those still processing. */
-export function restore() {
-  let stored = [];
-  try {
-    stored = JSON.parse(window.sessionStorage.getItem(storeKey()) || "[]");
-  } catch {
-    stored = [];
-  }
-  for (const [orderId, saved] of Array.isArray(stored) ? stored : []) {
-    if (typeof orderId !== "string" || !saved?.key || attempts.has(orderId)) continue;
-    const restored = { ...saved, error: null, sending: false };
-    attempts.set(orderId, restored);
-    follow(orderId, restored);
-  }
-}
-
-/** Forget everything (log-out; the storage stays per user). */
+/** Forget everything (log-out). */
 export function clear() {
   orders.clear();
   attempts.clear();

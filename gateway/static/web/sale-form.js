@@ -30,6 +30,7 @@ export function init(created) {
     fillProducts();
     fillCurrencies();
   });
+  fillProducts();
   fillCurrencies();
 }
 
@@ -81,7 +82,8 @@ function fillCurrencies() {
     names = null; // an old browser: the codes alone
   }
   const label = (code) => (names ? t("admin.currency_choice", { code, name: names.of(code) }) : code);
-  replace(select, CURRENCIES.map((code) => h("option", { value: code, selected: code === chosen }, label(code))));
+  replace(select, CURRENCIES.map((code) => h("option", { value: code }, label(code))));
+  select.value = chosen;
 }
 
 function fillProducts() {
@@ -91,10 +93,10 @@ function fillProducts() {
   replace(
     select,
     h("option", { value: "" }, t("admin.new_product")),
-    sorted.map((p) =>
-      h("option", { value: p.product_id, selected: p.product_id === chosen }, t("admin.product_choice", { name: p.name, price: money(p.price.amount, p.price.currency) })),
-    ),
+    sorted.map((p) => h("option", { value: p.product_id }, t("admin.product_choice", { name: p.name, price: money(p.price.amount, p.price.currency) }))),
   );
+  // Set as the value, not as the options' default: resetting the form goes back to "new".
+  select.value = sorted.some((p) => p.product_id === chosen) ? chosen : "";
   showProductFields(byId("create-sale-form"));
 }
 
@@ -103,6 +105,15 @@ function showProductFields(form) {
 }
 
 const text = (data, name) => String(data.get(name) || "").trim();
+
+// A field of the product request as the form names it ("price.amount" is "product_price");
+// the name, when left empty, was the sale's.
+function productField(field, titled) {
+  const [head, tail] = field.split(".");
+  if (head === "name") return titled ? "product_name" : "name";
+  if (head === "price") return tail === "currency" ? "currency" : "product_price";
+  return field;
+}
 
 // The new product described in the form; null if the server refused it (shown on the form).
 async function newProduct(form, data) {
@@ -124,9 +135,7 @@ async function newProduct(form, data) {
     return product;
   } catch (error) {
     if (isSessionError(error)) return null;
-    // The product's fields as the form names them; a missing name is the sale's.
-    const fields = { name: title ? "product_name" : "name", price: "product_price", "price.currency": "currency" };
-    showError(form, renameFields(error, (field) => fields[field] || (field.split(".")[0] === "price" ? "product_price" : field)));
+    showError(form, renameFields(error, (field) => productField(field, Boolean(title))));
     return null;
   }
 }
@@ -163,6 +172,6 @@ async function submit(form) {
     onCreated(sale);
   } catch (error) {
     if (isSessionError(error)) return;
-    showError(form, renameFields(error, (field) => (field.split(".")[0] === "price" ? "sale_price" : field)), { notFound: "error.no_such_product" });
+    showError(form, renameFields(error, (field) => (field.split(".")[0] === "price" ? "sale_price" : field)));
   }
 }

@@ -82,6 +82,15 @@ async def test_flash_crowd_sells_exactly_the_stock_to_distinct_users(
         "accepted": STOCK,
         "rejected": len(replies) - STOCK,
         "orders": STOCK,
+        # Nobody paid yet: every unit is held for its winner until pay_by.
+        "awaiting_payment": STOCK,
+        "paid": 0,
+        "expired": 0,
+        "refunded": 0,
+        "released": 0,
+        "waitlisted": 0,
+        "waitlist_served": 0,
+        "revenue": {"amount": 0, "currency": "EUR"},
     }
     # A winner sees their order, and only theirs.
     token, final = confirmed[0]

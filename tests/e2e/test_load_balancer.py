@@ -102,8 +102,13 @@ async def test_sale_and_ticket_events_flow_through_as_they_happen(via_lb):
         headers={"Authorization": f"Bearer {buyer}"},
     ) as resp:
         assert resp.status == 200
-        statuses = [e.data["status"] async for e in events(resp)]  # ends when final
-    assert statuses[-1] == "confirmed"
+        seen = []
+        async for event in events(resp):  # ends when final: the order paid
+            seen.append(event.data)
+            if event.data["order_status"] == "awaiting_payment":
+                paid = await via_lb.pay(buyer, event.data["order_id"])
+                assert paid.status == 202, paid
+    assert (seen[-1]["status"], seen[-1]["order_status"]) == ("confirmed", "paid")
 
 
 async def test_a_body_over_16_kib_is_refused_with_a_json_error(via_lb):

@@ -78,7 +78,7 @@ async def test_a_reconnect_starts_with_a_fresh_snapshot(api, admin_token):
     assert int(snapshot.id or 0) > int(first[0].id or 0)
 
 
-async def test_ticket_stream_follows_the_ticket_until_final_and_agrees_with_polls(
+async def test_ticket_stream_follows_the_ticket_and_its_order_until_final_and_agrees_with_polls(
     stack, api, admin_token
 ):
     sale = await api.create_sale(admin_token, stock=10, per_user_limit=10)
@@ -102,6 +102,9 @@ async def test_ticket_stream_follows_the_ticket_until_final_and_agrees_with_poll
             assert resp.status == 200
             async for event in events(resp):  # ends when the server closes the stream
                 seen.append(event)
+                if event.data["order_status"] == "awaiting_payment":  # won: pay, it goes on
+                    paid = await api.pay(alice, event.data["order_id"])
+                    assert paid.status == 202, paid
 
     following = asyncio.create_task(follow())
     await asyncio.sleep(0.5)
@@ -112,6 +115,8 @@ async def test_ticket_stream_follows_the_ticket_until_final_and_agrees_with_poll
     statuses = [e.data["status"] for e in seen]
     assert statuses[-1] == "confirmed"
     assert statuses == sorted(statuses, key=["queued", "accepted", "confirmed"].index)
+    orders = [e.data["order_status"] for e in seen if e.data["status"] == "confirmed"]
+    assert orders == ["awaiting_payment", "paid"]  # the order's change came through too
     assert seen[-1].data == (await api.ticket(alice, tickets[2])).body
     assert all(e.data["position"] is None for e in seen if e.data["status"] != "queued")
 

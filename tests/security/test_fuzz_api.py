@@ -147,7 +147,13 @@ async def _tokens(base_url: str) -> Target:
         sale = await api.create_sale(admin, stock=1_000_000, per_user_limit=1_000_000)
         placed = await api.purchase(user, sale["sale_id"])
         assert placed.status == 202, placed
-        ids = {"sale_id": sale["sale_id"], "ticket_id": placed.body["ticket_id"]}
+        won = await api.wait_final(user, placed.body["ticket_id"])
+        ids = {
+            "sale_id": sale["sale_id"],
+            "ticket_id": placed.body["ticket_id"],
+            "order_id": won["order_id"],
+            "product_id": sale["product"]["product_id"],
+        }
         return Target(base_url, user, admin, ids)
 
 
@@ -238,16 +244,36 @@ def _sale_rule(body: dict[str, Any]) -> str | None:
     return None
 
 
+# What the fuzzed sales may sell: the one product the module's stack has (see _tokens and
+# name_real_things); any other product_id names nothing.
+REAL_PRODUCT: dict[str, str] = {}
+
+
 def _create_sale(case) -> Deviation | None:
     """Rules across fields and of the storage: the server is stricter than the document."""
     meta = case.meta
     if not isinstance(case.body, dict) or meta is None or not meta.generation.mode.is_positive:
         return None
     rule = _sale_rule(case.body)
+    if rule is None and case.body.get("product_id") != REAL_PRODUCT.get("product_id"):
+        rule = "product_id must name a product that exists"
+    price = case.body.get("price")
+    if rule is None and isinstance(price, dict) and price.get("currency") != "EUR":
+        rule = "the sale price is in its product's currency (EUR here)"
     return Deviation(rule, (422,), positive_data_acceptance) if rule else None
 
 
-DEVIATIONS = {"register": _register, "createSale": _create_sale}
+def _webhook(case) -> Deviation | None:
+    """Only the provider can sign: Payment-Signature is an HMAC of the exact body with the
+    provider's secret, and the event must name a payment of ours. A generated one is refused
+    (400) and changes nothing, which tests/security/test_payment_webhooks.py checks in detail."""
+    meta = case.meta
+    if meta is None or not meta.generation.mode.is_positive:
+        return None
+    return Deviation("signed by the provider", (400,), positive_data_acceptance)
+
+
+DEVIATIONS = {"register": _register, "createSale": _create_sale, "receivePaymentWebhook": _webhook}
 
 
 def deviation(case) -> Deviation | None:
@@ -281,8 +307,20 @@ def name_real_things(case, target: Target) -> None:
         }
 
 
+def sell_a_real_product(case, target: Target) -> None:
+    """Every other valid sale sells the product that exists, so sales get created too."""
+    meta = case.meta
+    if case.operation.definition.raw.get("operationId") != "createSale" or meta is None:
+        return
+    REAL_PRODUCT["product_id"] = target.ids["product_id"]
+    turns = _turns.setdefault("createSale body", itertools.count())
+    if meta.generation.mode.is_positive and isinstance(case.body, dict) and next(turns) % 2 == 0:
+        case.body = {**case.body, "product_id": target.ids["product_id"]}
+
+
 def fuzz(case, target: Target, token: str) -> None:
     name_real_things(case, target)
+    sell_a_real_product(case, target)
     if case.headers and case.headers.get("Authorization") == TOKEN_PLACEHOLDER:
         case.headers["Authorization"] = f"Bearer {token}"
     departs = deviation(case)

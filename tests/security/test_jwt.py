@@ -152,13 +152,14 @@ async def call_all(api: Api, requests: dict[str, tuple[str, str, str, Any]]) -> 
     return dict(zip(requests, replies, strict=True))
 
 
-def new_sale_body() -> dict[str, Any]:
+def new_sale_body(product_id: str) -> dict[str, Any]:
     starts = datetime.now(UTC)
     return {
         "name": "forged",
         "stock": 1,
         "starts_at": starts.isoformat(),
         "ends_at": (starts + timedelta(hours=1)).isoformat(),
+        "product_id": product_id,
     }
 
 
@@ -206,6 +207,7 @@ async def test_forged_admin_tokens_are_refused_and_users_get_403(api, stack, adm
     genuine = await api.user("alice")
     key = await real_key(api, stack)
     sale = await api.create_sale(admin_token, stock=3)
+    product_id = sale["product"]["product_id"]
     create = f"{api.base}/api/v1/admin/sales"
     stats = f"{api.base}/api/v1/admin/sales/{sale['sale_id']}/stats"
     create_direct = f"{stack.inventory.url}/api/v1/admin/sales"
@@ -215,7 +217,7 @@ async def test_forged_admin_tokens_are_refused_and_users_get_403(api, stack, adm
     control = await call_all(
         api,
         {
-            "create": ("POST", create, minted, new_sale_body()),
+            "create": ("POST", create, minted, new_sale_body(product_id)),
             "stats": ("GET", stats, minted, None),
         },
     )
@@ -225,9 +227,9 @@ async def test_forged_admin_tokens_are_refused_and_users_get_403(api, stack, adm
     as_user = await call_all(
         api,
         {
-            "create": ("POST", create, genuine, new_sale_body()),
+            "create": ("POST", create, genuine, new_sale_body(product_id)),
             "stats": ("GET", stats, genuine, None),
-            "create direct": ("POST", create_direct, genuine, new_sale_body()),
+            "create direct": ("POST", create_direct, genuine, new_sale_body(product_id)),
             "unknown admin path": ("POST", f"{create}/{sale['sale_id']}/anything", genuine, {}),
         },
     )
@@ -239,9 +241,9 @@ async def test_forged_admin_tokens_are_refused_and_users_get_403(api, stack, adm
         f"{name} @ {where}": (method, url, token, body)
         for name, token in forgeries(key, genuine, role="admin").items()
         for where, method, url, body in (
-            ("gateway create", "POST", create, new_sale_body()),
+            ("gateway create", "POST", create, new_sale_body(product_id)),
             ("gateway stats", "GET", stats, None),
-            ("inventory create", "POST", create_direct, new_sale_body()),
+            ("inventory create", "POST", create_direct, new_sale_body(product_id)),
         )
     }
     replies = await call_all(api, requests)

@@ -1,22 +1,48 @@
-"""`python -m inventory_service`: decide the intents of every partition; serve until SIGTERM."""
+"""`python -m inventory_service [serve | reconcile [SALE_ID ...] [--repair]]`: decide the
+intents of every partition (the default), or check Redis against Postgres."""
 
+from __future__ import annotations
+
+import asyncio
+import logging
 import sys
+from uuid import UUID
 
 from inventory_service.app import create_app
+from inventory_service.entrypoints.cli import run_reconcile
 from inventory_service.settings import InventorySettings
-from shared.runtime.entrypoint import serve_main
+from shared.runtime import entrypoint
+
+_NOT_READ = {"inventory_url", "order_url"}
 
 
 def main(argv: list[str] | None = None) -> int:
-    return serve_main(
-        "inventory_service",
+    parser = entrypoint.parser(
+        "python -m inventory_service",
+        "Decides the purchase intents of every partition in FIFO order, and serves the admin"
+        " API for sales.",
         InventorySettings,
-        create_app,
-        description="Decides the purchase intents of every partition in FIFO order, and serves"
-        " the admin API for sales.",
-        skip={"inventory_url", "order_url"},
-        argv=argv,
+        skip=_NOT_READ,
     )
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("serve", help="decide and serve HTTP (the default)")
+    check = commands.add_parser(
+        "reconcile",
+        help="compare each sale's Redis state with Postgres; exit 1 on drift",
+        description="Compares, per sale, the Redis counters and per-buyer counters with the"
+        " orders in Postgres (they agree once the lines are drained) and prints a table. With"
+        " --repair, rebuilds each drifting sale (and its tickets' records) from Postgres: only"
+        " with every inventory_service stopped and the queues drained (docs/RECONCILE.md).",
+    )
+    check.add_argument("sale_ids", nargs="*", type=UUID, metavar="SALE_ID")
+    check.add_argument("--repair", action="store_true", help="rebuild drifting sales")
+    args = parser.parse_args(argv)
+    settings = entrypoint.load_settings(InventorySettings)
+    if args.command in (None, "serve"):
+        return entrypoint.serve("inventory_service", settings, create_app)
+    # The table goes to stdout; logs (the rebuilds) to stderr.
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
+    return asyncio.run(run_reconcile(settings, args.sale_ids, repair=args.repair, out=sys.stdout))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import logging
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from uuid import UUID
 
 from inventory_service import metrics
@@ -28,10 +29,13 @@ from inventory_service.ports import (
     DecisionPublisher,
     OrderCounts,
     ProductRecords,
+    ReconcilableStore,
     RequestIds,
     SaleRecords,
     SaleStore,
+    TicketOutcomes,
 )
+from inventory_service.reconciliation import Check, DurableState, compare, rebuild
 from shared.contracts.errors import ValidationFailed
 from shared.contracts.messages import (
     AddStock,
@@ -333,3 +337,42 @@ async def close_ended_waitlists(*, store: SaleStore, line: CommandLine) -> int:
             await line.enqueue(close_waitlist_command(sale_id))
             sent += 1
     return sent
+
+
+@dataclass(frozen=True)
+class SaleReconciliation:
+    sale_id: UUID
+    name: str
+    checks: list[Check]
+    repaired: bool = False
+
+    @property
+    def drift(self) -> bool:
+        return not all(c.agrees for c in self.checks)
+
+
+async def reconcile(
+    sale_ids: Sequence[UUID] | None,
+    *,
+    repair: bool,
+    records: SaleRecords,
+    outcomes: TicketOutcomes,
+    store: ReconcilableStore,
+) -> list[SaleReconciliation]:
+    """Compare each sale's Redis state with Postgres; with ``repair``, rebuild each sale that
+    drifts from Postgres and compare again. The caller makes sure the lines are drained and
+    no decider runs before it repairs (docs/RECONCILE.md)."""
+    results = []
+    for sale_id, sale, product in await records.all():
+        if sale_ids is not None and sale_id not in sale_ids:
+            continue
+        durable = DurableState(stock=sale.stock, outcomes=await outcomes.of_sale(sale_id))
+        checks = compare(await store.hot_state(sale_id), durable)
+        result = SaleReconciliation(sale_id, sale.name, checks)
+        if repair and result.drift:
+            await store.replace(sale_id, sale, product, rebuild(durable), durable.outcomes)
+            log.warning("sale rebuilt from Postgres", extra={"sale_id": str(sale_id)})
+            checks = compare(await store.hot_state(sale_id), durable)
+            result = SaleReconciliation(sale_id, sale.name, checks, repaired=True)
+        results.append(result)
+    return results

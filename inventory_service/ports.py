@@ -11,6 +11,7 @@ from typing import Protocol
 from uuid import UUID
 
 from inventory_service.domain import Decision, NewSale, StockIncreased
+from inventory_service.reconciliation import HotState, Outcome, Rebuild
 from shared.contracts.messages import Command, Event, LineCommand
 from shared.contracts.products import NewProduct, ProductView
 from shared.contracts.sales import SaleTerms
@@ -96,3 +97,24 @@ class CommandLine(Protocol):
 
     async def enqueue(self, command: LineCommand, request_id: str | None = None) -> None:
         """Return once the broker holds the command (confirmed); raise otherwise."""
+
+
+class TicketOutcomes(Protocol):
+    """Each ticket's persisted outcome: the order service's data, read through its view."""
+
+    async def of_sale(self, sale_id: UUID) -> tuple[Outcome, ...]: ...
+
+
+class ReconcilableStore(Protocol):
+    """The hot state of a sale as reconciliation reads and rebuilds it."""
+
+    async def hot_state(self, sale_id: UUID) -> HotState | None: ...
+
+    async def replace(
+        self,
+        sale_id: UUID,
+        sale: NewSale,
+        product: ProductView,
+        state: Rebuild,
+        outcomes: Sequence[Outcome],
+    ) -> None: ...

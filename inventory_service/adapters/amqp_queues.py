@@ -26,6 +26,16 @@ class QueueDepth:
 class Lines:
     partitions: list[QueueDepth]
     dead_letters: QueueDepth
+    decisions: QueueDepth
+
+    @property
+    def in_flight(self) -> int:
+        """Intents not yet decided and decisions not yet persisted (ready in the broker)."""
+        return sum(p.ready for p in self.partitions) + self.decisions.ready
+
+    @property
+    def deciders(self) -> int:
+        return sum(p.consumers for p in self.partitions)
 
 
 class QueueInspector:
@@ -38,13 +48,14 @@ class QueueInspector:
         async with self._connection.channel() as channel:
             depths = []
             names = [self._names.intents_queue(p) for p in range(self._names.partitions)]
-            for name in [*names, self._names.dead_letter_queue]:
+            extra = [self._names.dead_letter_queue, self._names.decisions_queue]
+            for name in [*names, *extra]:
                 declared = await channel.declare_queue(name, passive=True)
                 result = declared.declaration_result
                 depths.append(
                     QueueDepth(name, result.message_count or 0, result.consumer_count or 0)
                 )
-        return Lines(partitions=depths[:-1], dead_letters=depths[-1])
+        return Lines(partitions=depths[:-2], dead_letters=depths[-2], decisions=depths[-1])
 
     async def export_forever(self, interval: float = 2.0) -> None:
         """Keep the queue gauges of /metrics current, until cancelled."""

@@ -21,9 +21,10 @@ from inventory_service.domain import (
     WaitlistClosed,
     Waitlisted,
 )
+from inventory_service.reconciliation import HotState, Outcome, Rebuild
 from shared.contracts.messages import AddStock, CloseWaitlist, Command, PlacePurchase, ReleaseUnit
 from shared.contracts.products import ProductView
-from shared.contracts.redis_layout import Keys, SaleField, lua_script
+from shared.contracts.redis_layout import Keys, SaleField, TicketField, lua_script
 from shared.contracts.sales import SaleTerms, datetime_to_ms
 
 _DECIDE = lua_script(
@@ -210,6 +211,64 @@ class RedisSaleStore:
             for sale_id, fields in zip(ids, hashes, strict=True)
             if fields and SaleField.NAME in fields
         ]
+
+    async def hot_state(self, sale_id: UUID) -> HotState | None:
+        """The sale's counters, per-buyer counters and waitlist, read in one transaction."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hmget(self._keys.sale(sale_id), COUNTERS)
+            pipe.hvals(self._keys.buyers(sale_id))
+            pipe.llen(self._keys.waitlist(sale_id))
+            counters, buyers, waiting = await pipe.execute()
+        if counters[0] is None:
+            return None
+        values = {name: int(v or 0) for name, v in zip(COUNTERS, counters, strict=True)}
+        return HotState(**values, buyers=sum(int(b) for b in buyers), waiting=int(waiting))
+
+    async def replace(
+        self,
+        sale_id: UUID,
+        sale: NewSale,
+        product: ProductView,
+        state: Rebuild,
+        outcomes: Sequence[Outcome],
+    ) -> None:
+        """Rebuild a sale's Redis state and its tickets' records from the durable record
+        (only with the lines drained and the deciders stopped: see docs/RECONCILE.md)."""
+        await self._redis.delete(
+            self._keys.sale(sale_id), self._keys.buyers(sale_id), self._keys.waitlist(sale_id)
+        )
+        self._terms.pop(sale_id, None)
+        await self.create(sale_id, sale, product=product, remaining=state.remaining)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(
+                self._keys.sale(sale_id),
+                mapping={
+                    SaleField.ACCEPTED: state.accepted,
+                    SaleField.REJECTED: state.rejected,
+                    SaleField.RELEASED: state.released,
+                    SaleField.ENQUEUED: state.decided,
+                },
+            )
+            if state.buyers:
+                pipe.hset(
+                    self._keys.buyers(sale_id),
+                    mapping={str(user): n for user, n in state.buyers.items()},
+                )
+            for o in outcomes:
+                fields = {
+                    TicketField.SALE_ID: str(sale_id),
+                    TicketField.USER_ID: str(o.user_id),
+                    TicketField.STATUS: o.status,
+                    # A redelivered intent must get this decision again, not a second one.
+                    TicketField.DECISION: "a" if o.status == "confirmed" else f"r:{o.reason}",
+                    TicketField.REASON: o.reason or "",
+                    TicketField.ORDER_ID: str(o.order_id or ""),
+                    TicketField.ORDER_STATUS: o.order_status or "",
+                }
+                pipe.hset(
+                    self._keys.ticket(o.ticket_id), mapping={k: v for k, v in fields.items() if v}
+                )
+            await pipe.execute()
 
     async def command_outcome(self, command_id: UUID) -> StockIncreased | None:
         """The decision of a stock top-up, once the decider has taken it."""

@@ -15,8 +15,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
+# GATEWAYS=N: N gateway processes on one port (make run GATEWAYS=2).
 run: install
-	$(PY) deploy/run_local.py
+	GATEWAYS=$(or $(GATEWAYS),1) $(PY) deploy/run_local.py
 
 # What the tests run from the OS (Chromium, nginx, promtool, the server binaries), checked
 # before anything slow: as root it apt-get installs what is missing, otherwise it stops at

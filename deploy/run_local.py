@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import secrets
 import signal
@@ -67,6 +68,8 @@ def parse_args(argv: list[str] | None) -> None:
         "  AMQP_URL, DATABASE_URL, REDIS_URL  the servers (checked before anything starts)\n"
         "  ADMIN_USERNAME, ADMIN_PASSWORD     the local admin (default: admin, generated)\n"
         "  <SERVICE>_PORT                     e.g. GATEWAY_PORT=9080 (default 8080-8083)\n"
+        "  GATEWAYS                           gateway processes sharing its port (default 1;\n"
+        "                                     SO_REUSEPORT, for machines with more cores)\n"
         "Every variable is passed on to the services: `python -m gateway --help` (and\n"
         "auth_service, inventory_service, order_service) lists what each one reads.",
     )
@@ -83,8 +86,25 @@ def main(argv: list[str] | None = None) -> int:
         # The migration said why (2: a configuration to fix, such as DATABASE_URL's login).
         return migration.returncode
     ports = {module: int(env.get(f"{module.upper()}_PORT", port)) for module, port in PORTS.items()}
-    services = four_services(env, ports=ports, own_session=True)
+    services = with_gateways(four_services(env, ports=ports, own_session=True), env)
     return asyncio.run(supervise(services, username, password))
+
+
+def with_gateways(services: list[ServiceProcess], env: dict[str, str]) -> list[ServiceProcess]:
+    """GATEWAYS gateway processes on the gateway's one port (the kernel spreads the
+    connections: SO_REUSEPORT), the first of them the one `four_services` made."""
+    count = int(env.get("GATEWAYS", "1") or "1")
+    if count < 1:
+        sys.exit("GATEWAYS must be 1 or more")
+    if count == 1:
+        return services
+    gateway = services[-1]
+    gateway.env["REUSE_PORT"] = "true"
+    more = [
+        dataclasses.replace(gateway, env=dict(gateway.env), process=None)
+        for _ in range(count - 1)
+    ]
+    return [*services, *more]
 
 
 async def supervise(services: list[ServiceProcess], username: str, password: str) -> int:

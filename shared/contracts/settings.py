@@ -54,6 +54,11 @@ class ServiceSettings(BaseSettings):
     order_url: HttpUrl = Field("http://127.0.0.1:8083", description="the order service")
     host: str = Field("127.0.0.1", description="interface to listen on")
     port: int = Field(8080, ge=1, le=65535, description="HTTP port")
+    reuse_port: bool = Field(
+        False,
+        description="several processes of this service listen on PORT together (SO_REUSEPORT):"
+        " the kernel spreads new connections over them",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
         "INFO", description="JSON logs on stdout from this level"
     )

@@ -127,6 +127,7 @@ def run(app: web.Application, settings: ServiceSettings) -> None:
         loop=loop,
         host=settings.host,
         port=settings.port,
+        reuse_port=settings.reuse_port or None,
         shutdown_timeout=settings.shutdown_timeout,
         access_log=None,
         print=None,

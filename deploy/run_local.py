@@ -101,8 +101,7 @@ def with_gateways(services: list[ServiceProcess], env: dict[str, str]) -> list[S
     gateway = services[-1]
     gateway.env["REUSE_PORT"] = "true"
     more = [
-        dataclasses.replace(gateway, env=dict(gateway.env), process=None)
-        for _ in range(count - 1)
+        dataclasses.replace(gateway, env=dict(gateway.env), process=None) for _ in range(count - 1)
     ]
     return [*services, *more]
 

@@ -28,7 +28,7 @@ from auth_service.domain import Credentials
 from auth_service.entrypoints import http
 from auth_service.settings import AuthSettings
 from auth_service.tokens import TokenIssuer
-from shared.runtime.resources import open_postgres, open_redis
+from shared.runtime.resources import open_postgres, open_redis_of
 from shared.runtime.service import create_base_app
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ async def _postgres(app: web.Application) -> AsyncIterator[None]:
 
 async def _redis(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    client = await open_redis(settings.redis_url)
+    client = await open_redis_of(settings)
     app[REDIS] = client
     app[THROTTLE] = RedisLoginThrottle(
         client,

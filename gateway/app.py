@@ -37,7 +37,7 @@ from gateway.handlers import Purchases
 from gateway.settings import GatewaySettings
 from shared.contracts.redis_layout import Keys
 from shared.contracts.topology import Names, declare_topology
-from shared.runtime.resources import check_amqp, open_amqp, open_redis
+from shared.runtime.resources import check_amqp, open_amqp, open_redis_of
 from shared.runtime.service import create_base_app, token_verifier_ctx
 
 
@@ -62,7 +62,7 @@ async def _upstreams(app: web.Application) -> AsyncIterator[None]:
 
 async def _redis(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    client = await open_redis(settings.redis_url)
+    client = await open_redis_of(settings)
     keys = Keys(settings.namespace)
     app[SALES] = SaleCache(client, keys, refresh_interval=settings.sale_refresh_seconds)
     app[TICKETS] = RedisTicketRecords(

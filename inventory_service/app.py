@@ -33,7 +33,7 @@ from inventory_service.settings import InventorySettings
 from shared.contracts.redis_layout import Keys
 from shared.contracts.topology import Names, declare_topology
 from shared.runtime.consuming import consuming
-from shared.runtime.resources import check_amqp, open_amqp, open_postgres, open_redis
+from shared.runtime.resources import check_amqp, open_amqp, open_postgres, open_redis_of
 from shared.runtime.sale_line import AmqpSaleLine
 from shared.runtime.service import create_base_app, token_verifier_ctx
 from shared.runtime.web import DEPENDENCY_ERRORS
@@ -53,8 +53,13 @@ async def _postgres(app: web.Application) -> AsyncIterator[None]:
 
 async def _redis(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    client = await open_redis(settings.redis_url)
-    app[STORE] = RedisSaleStore(client, Keys(settings.namespace))
+    client = await open_redis_of(settings)
+    app[STORE] = RedisSaleStore(
+        client,
+        Keys(settings.namespace),
+        min_replica_acks=settings.redis_min_replica_acks,
+        replica_ack_timeout_ms=settings.redis_replica_ack_timeout_ms,
+    )
     await restore_missing_sales(
         records=app[RECORDS], order_counts=app[ORDER_COUNTS], store=app[STORE]
     )

@@ -15,3 +15,13 @@ class InventorySettings(ServiceSettings):
     waitlist_close_interval: float = Field(
         1.0, gt=0, description="seconds between checks for ended sales with a waitlist"
     )
+    redis_min_replica_acks: int = Field(
+        0,
+        ge=0,
+        le=16,
+        description="replicas that must hold a batch's decisions before they are published"
+        " and acked (Redis WAIT); 0: do not wait",
+    )
+    redis_replica_ack_timeout_ms: int = Field(
+        200, ge=1, le=60_000, description="how long a batch waits for those replicas"
+    )

@@ -33,7 +33,7 @@ from order_service.settings import OrderSettings
 from shared.contracts.redis_layout import Keys
 from shared.contracts.topology import Names, declare_topology
 from shared.runtime.consuming import consuming
-from shared.runtime.resources import check_amqp, open_amqp, open_postgres, open_redis
+from shared.runtime.resources import check_amqp, open_amqp, open_postgres, open_redis_of
 from shared.runtime.sale_line import AmqpSaleLine
 from shared.runtime.service import create_base_app, token_verifier_ctx
 from shared.runtime.web import DEPENDENCY_ERRORS
@@ -53,7 +53,7 @@ async def _postgres(app: web.Application) -> AsyncIterator[None]:
 
 async def _redis(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    client = await open_redis(settings.redis_url)
+    client = await open_redis_of(settings)
     app[TICKETS] = RedisTicketFinaliser(client, Keys(settings.namespace))
     yield
     await client.aclose()

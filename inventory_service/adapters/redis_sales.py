@@ -9,6 +9,7 @@ from typing import cast
 from uuid import UUID
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from inventory_service.domain import (
     Accepted,
@@ -124,20 +125,48 @@ COUNTERS = [
 ]
 
 
+class ReplicasBehind(RedisError):
+    """Fewer replicas than asked hold a batch's decisions: it is not published or acked, and
+    its redelivery gets the stored decisions (or, after a failover to a replica that never
+    had them, is decided again: nobody was told the first answer)."""
+
+
 class RedisSaleStore:
     """The hot state of every sale, changed only through :meth:`decide`."""
 
-    def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        keys: Keys,
+        *,
+        min_replica_acks: int = 0,
+        replica_ack_timeout_ms: int = 200,
+    ) -> None:
         self._redis = client
         self._keys = keys
+        self._min_replica_acks = min_replica_acks
+        self._replica_ack_timeout_ms = replica_ack_timeout_ms
         self._decide = client.register_script(_DECIDE)
         self._create = client.register_script(_CREATE)
         self._terms: dict[UUID, SaleTerms] = {}  # fixed at creation, so cached for good
 
     async def decide(self, commands: Sequence[Command]) -> list[Decision]:
-        """Decide ``commands`` in order in one atomic script call (idempotent per item)."""
-        payload = json.dumps([_wire(c) for c in commands])
-        replies = await self._decide(args=[self._keys.prefix, payload])
+        """Decide ``commands`` in order in one atomic script call (idempotent per item); with
+        ``min_replica_acks``, return only once that many replicas hold the decisions."""
+        args = [self._keys.prefix, json.dumps([_wire(c) for c in commands])]
+        if not self._min_replica_acks:
+            replies = await self._decide(args=args)
+        else:
+            # WAIT counts the writes of its own connection: one pipeline, one connection.
+            async with self._redis.pipeline(transaction=False) as pipe:
+                await self._decide(args=args, client=pipe)
+                pipe.execute_command("WAIT", self._min_replica_acks, self._replica_ack_timeout_ms)
+                replies, acked = await pipe.execute()
+            if int(acked) < self._min_replica_acks:
+                raise ReplicasBehind(
+                    f"{acked} of {self._min_replica_acks} replicas hold the decisions after"
+                    f" {self._replica_ack_timeout_ms} ms"
+                )
         return [_parse(c, r) for c, r in zip(commands, replies, strict=True)]
 
     async def create(

@@ -16,7 +16,7 @@ from inventory_service.handlers import SaleReconciliation, reconcile
 from inventory_service.settings import InventorySettings
 from shared.contracts.redis_layout import Keys
 from shared.contracts.topology import Names
-from shared.runtime.resources import open_amqp, open_postgres, open_redis
+from shared.runtime.resources import open_amqp, open_postgres, open_redis_of
 
 # Exit statuses: 0 every sale agrees, 1 drift found (or left), 3 repair refused (lines not
 # drained, or a decider still running). 2 stays the configuration error of every entry point.
@@ -27,7 +27,7 @@ async def run_reconcile(
     settings: InventorySettings, sale_ids: Sequence[UUID], *, repair: bool, out: TextIO
 ) -> int:
     pool = await open_postgres(settings.database_url)
-    client = await open_redis(settings.redis_url)
+    client = await open_redis_of(settings)
     connection = await open_amqp(settings.amqp_url, name="inventory_service reconcile")
     try:
         lines = await QueueInspector(connection, Names.of(settings)).inspect()

@@ -49,6 +49,16 @@ class ServiceSettings(BaseSettings):
         "postgresql://postgres@127.0.0.1:5432/flashsale", description="PostgreSQL database"
     )
     redis_url: RedisUrl = Field("redis://127.0.0.1:6379/0", description="Redis")
+    # Sentinel instead of a fixed host: the primary is asked of the Sentinels, and followed
+    # when they fail over to a replica. REDIS_URL still gives the database and the password.
+    redis_sentinels: str | None = Field(
+        None,
+        pattern=r"^[^,:\s]+:\d{1,5}(,[^,:\s]+:\d{1,5})*$",
+        description="Sentinels as host:port,host:port (instead of REDIS_URL's host)",
+    )
+    redis_sentinel_master: str = Field(
+        "flashsale", min_length=1, description="the primary's name in Sentinel"
+    )
     auth_url: HttpUrl = Field("http://127.0.0.1:8081", description="the auth service (JWKS)")
     inventory_url: HttpUrl = Field("http://127.0.0.1:8082", description="the inventory service")
     order_url: HttpUrl = Field("http://127.0.0.1:8083", description="the order service")
@@ -91,7 +101,15 @@ class ServiceSettings(BaseSettings):
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("git_commit", mode="before")
+    @field_validator("git_commit", "redis_sentinels", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @property
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        """REDIS_SENTINELS as (host, port) pairs; empty without Sentinel."""
+        if not self.redis_sentinels:
+            return []
+        pairs = (entry.rsplit(":", 1) for entry in self.redis_sentinels.split(","))
+        return [(host, int(port)) for host, port in pairs]

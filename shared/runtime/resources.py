@@ -6,12 +6,15 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
+from urllib.parse import unquote, urlsplit
 
 import aio_pika
 import asyncpg
 import redis.asyncio as aioredis
 from aio_pika.abc import AbstractRobustConnection
+from redis.asyncio.sentinel import Sentinel
 
+from shared.contracts.settings import ServiceSettings
 from shared.runtime.config_errors import PostgresLoginRefused
 from shared.runtime.web import DEPENDENCY_ERRORS
 
@@ -39,6 +42,42 @@ async def retry_until_up(
             )
             await asyncio.sleep(delay)
             delay = min(delay * 2, max_delay)
+
+
+async def open_redis_of(settings: ServiceSettings) -> aioredis.Redis:
+    """The Redis a service's settings name: through Sentinel when REDIS_SENTINELS is set."""
+    if settings.sentinel_addresses:
+        return await open_redis_via_sentinel(
+            settings.redis_url, settings.sentinel_addresses, settings.redis_sentinel_master
+        )
+    return await open_redis(settings.redis_url)
+
+
+async def open_redis_via_sentinel(
+    url: str, sentinels: list[tuple[str, int]], master: str
+) -> aioredis.Redis:
+    """A client of the primary the Sentinels name; after a failover its connections go to
+    the new primary (redis-py closes those to the old one). ``url`` gives db and password."""
+    parts = urlsplit(url)
+    database = int(parts.path.lstrip("/") or 0)
+    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+        sentinels,
+        socket_timeout=2,
+        socket_connect_timeout=2,
+        sentinel_kwargs={"socket_timeout": 2, "socket_connect_timeout": 2},
+    )
+    client: aioredis.Redis = sentinel.master_for(
+        master,
+        db=database,
+        password=unquote(parts.password) if parts.password else None,
+        decode_responses=True,
+        protocol=2,  # as open_redis: the Lua scripts' reply shapes are written against it
+        socket_timeout=5,
+        health_check_interval=10,
+        max_connections=64,
+    )
+    await retry_until_up("redis", client.ping)
+    return client
 
 
 async def open_redis(url: str, *, max_connections: int = 64) -> aioredis.Redis:

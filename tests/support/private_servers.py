@@ -222,13 +222,15 @@ class PrivateServer:
 
 
 class PrivateRedis(PrivateServer):
-    """redis-server with the persistence deploy/redis.conf ships: AOF, fsync always."""
+    """redis-server with the persistence deploy/redis.conf ships: AOF, fsync always; a
+    replica of another when ``replica_of`` names its port."""
 
     kind = "redis"
 
-    def __init__(self, artifacts: Path) -> None:
+    def __init__(self, artifacts: Path, *, replica_of: int | None = None) -> None:
         super().__init__(artifacts)
         self.port = free_port()
+        self.replica_of = replica_of
 
     @property
     def url(self) -> str:
@@ -246,6 +248,9 @@ class PrivateRedis(PrivateServer):
             "--maxmemory-policy", "noeviction",
             "--daemonize", "no",
             "--logfile", "",
+            # A replica is served at once, not after the default 5 s diskless-sync delay.
+            "--repl-diskless-sync-delay", "0",
+            *(["--replicaof", "127.0.0.1", str(self.replica_of)] if self.replica_of else []),
         ]  # fmt: skip
 
     async def _answers(self) -> bool:
@@ -254,6 +259,49 @@ class PrivateRedis(PrivateServer):
         )
         try:
             # While the AOF loads, Redis accepts connections but answers LOADING.
+            return bool(await client.ping())
+        except (redis.exceptions.RedisError, OSError):
+            return False
+        finally:
+            await client.aclose()
+
+
+class PrivateSentinel(PrivateServer):
+    """A Redis Sentinel watching the primary at ``primary_port`` under the name ``master``
+    (redis-server in sentinel mode, its config in its own directory: Sentinel rewrites it)."""
+
+    kind = "sentinel"
+
+    def __init__(
+        self, artifacts: Path, *, primary_port: int, master: str, quorum: int = 2
+    ) -> None:
+        super().__init__(artifacts)
+        self.port = free_port()
+        (self.base / "sentinel.conf").write_text(
+            f"port {self.port}\n"
+            "bind 127.0.0.1\n"
+            f"dir {self.base}\n"
+            f"sentinel monitor {master} 127.0.0.1 {primary_port} {quorum}\n"
+            f"sentinel down-after-milliseconds {master} 1000\n"
+            f"sentinel failover-timeout {master} 5000\n"
+            f"sentinel parallel-syncs {master} 1\n"
+        )
+        if self.user:
+            shutil.chown(self.base / "sentinel.conf", self.user, self.user)
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return ("127.0.0.1", self.port)
+
+    def _command(self) -> list[str]:
+        server = shutil.which("redis-server") or "redis-server"
+        return [server, str(self.base / "sentinel.conf"), "--sentinel"]
+
+    async def _answers(self) -> bool:
+        client = aioredis.Redis(
+            host="127.0.0.1", port=self.port, socket_connect_timeout=1, socket_timeout=1
+        )
+        try:
             return bool(await client.ping())
         except (redis.exceptions.RedisError, OSError):
             return False

@@ -1,0 +1,1 @@
+"""Cluster and failover scenarios: each starts and stops its own private servers."""

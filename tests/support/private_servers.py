@@ -272,9 +272,7 @@ class PrivateSentinel(PrivateServer):
 
     kind = "sentinel"
 
-    def __init__(
-        self, artifacts: Path, *, primary_port: int, master: str, quorum: int = 2
-    ) -> None:
+    def __init__(self, artifacts: Path, *, primary_port: int, master: str, quorum: int = 2) -> None:
         super().__init__(artifacts)
         self.port = free_port()
         (self.base / "sentinel.conf").write_text(

@@ -53,6 +53,18 @@ async def open_redis_of(settings: ServiceSettings) -> aioredis.Redis:
     return await open_redis(settings.redis_url)
 
 
+class _SentinelRedis(aioredis.Redis):
+    """The primary's client; closing it also closes the connections to the Sentinels."""
+
+    sentinels: Sentinel | None = None
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        await super().aclose(close_connection_pool)
+        if self.sentinels is not None:
+            for client in self.sentinels.sentinels:
+                await client.aclose()
+
+
 async def open_redis_via_sentinel(
     url: str, sentinels: list[tuple[str, int]], master: str
 ) -> aioredis.Redis:
@@ -66,8 +78,9 @@ async def open_redis_via_sentinel(
         socket_connect_timeout=2,
         sentinel_kwargs={"socket_timeout": 2, "socket_connect_timeout": 2},
     )
-    client: aioredis.Redis = sentinel.master_for(
+    client: _SentinelRedis = sentinel.master_for(
         master,
+        redis_class=_SentinelRedis,
         db=database,
         password=unquote(parts.password) if parts.password else None,
         decode_responses=True,
@@ -76,6 +89,7 @@ async def open_redis_via_sentinel(
         health_check_interval=10,
         max_connections=64,
     )
+    client.sentinels = sentinel
     await retry_until_up("redis", client.ping)
     return client
 

@@ -221,6 +221,18 @@ class PrivateServer:
         return f"private-{self.kind}-{path.name}"
 
 
+async def _pongs(port: int) -> bool:
+    """Whether the Redis (or Sentinel) on ``port`` answers PING now (while its AOF loads,
+    Redis accepts connections but answers LOADING)."""
+    client = aioredis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1, socket_timeout=1)
+    try:
+        return bool(await client.ping())
+    except (redis.exceptions.RedisError, OSError):
+        return False
+    finally:
+        await client.aclose()
+
+
 class PrivateRedis(PrivateServer):
     """redis-server with the persistence deploy/redis.conf ships: AOF, fsync always; a
     replica of another when ``replica_of`` names its port."""
@@ -254,16 +266,7 @@ class PrivateRedis(PrivateServer):
         ]  # fmt: skip
 
     async def _answers(self) -> bool:
-        client = aioredis.Redis(
-            host="127.0.0.1", port=self.port, socket_connect_timeout=1, socket_timeout=1
-        )
-        try:
-            # While the AOF loads, Redis accepts connections but answers LOADING.
-            return bool(await client.ping())
-        except (redis.exceptions.RedisError, OSError):
-            return False
-        finally:
-            await client.aclose()
+        return await _pongs(self.port)
 
 
 class PrivateSentinel(PrivateServer):
@@ -296,15 +299,7 @@ class PrivateSentinel(PrivateServer):
         return [server, str(self.base / "sentinel.conf"), "--sentinel"]
 
     async def _answers(self) -> bool:
-        client = aioredis.Redis(
-            host="127.0.0.1", port=self.port, socket_connect_timeout=1, socket_timeout=1
-        )
-        try:
-            return bool(await client.ping())
-        except (redis.exceptions.RedisError, OSError):
-            return False
-        finally:
-            await client.aclose()
+        return await _pongs(self.port)
 
 
 class PrivateRabbitMQ(PrivateServer):

@@ -10,7 +10,12 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict
 
 from shared.contracts.errors import Conflict, ServiceUnavailable
-from shared.contracts.redis_layout import FINAL_STATUSES, SaleField
+from shared.contracts.redis_layout import (
+    FINAL_STATUSES,
+    SaleField,
+    decisions_taken,
+    on_waitlist,
+)
 from shared.contracts.sales import SaleState, SaleTerms, SaleView, now_ms, sale_state
 
 TicketStatus = Literal["queued", "waitlisted", "accepted", "confirmed", "rejected"]
@@ -119,8 +124,7 @@ class SaleSnapshot:
     @property
     def decided(self) -> int:
         """Intents decided (accepted, rejected or put on the waitlist)."""
-        # A waitlisted buyer refused at the end is counted in rejected as well.
-        return self.accepted + self.rejected + self.waitlisted - self.waitlist_dropped
+        return decisions_taken(self.accepted, self.rejected, self.waitlisted, self.waitlist_dropped)
 
     @property
     def waiting(self) -> int:
@@ -157,7 +161,7 @@ class SaleSnapshot:
             per_user_limit=self.per_user_limit,
             now_ms=now_ms() if now is None else now,
             terms=self.terms,
-            waitlisted=max(0, self.waitlisted - self.waitlist_served - self.waitlist_dropped),
+            waitlisted=on_waitlist(self.waitlisted, self.waitlist_served, self.waitlist_dropped),
             waitlist_free=self.waitlist_free,
         )
 

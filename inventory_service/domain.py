@@ -22,6 +22,7 @@ from shared.contracts.messages import (
     ReleaseUnit,
 )
 from shared.contracts.products import Money
+from shared.contracts.redis_layout import units_held
 
 
 @dataclass
@@ -46,7 +47,7 @@ class SaleCounters:
     @property
     def held(self) -> int:
         """Units reserved for buyers (awaiting payment or paid): held + remaining = stock."""
-        return self.accepted + self.waitlist_served - self.released
+        return units_held(self.accepted, self.waitlist_served, self.released)
 
 
 @dataclass(frozen=True)

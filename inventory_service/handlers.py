@@ -48,6 +48,7 @@ from shared.contracts.messages import (
     StockAdded,
 )
 from shared.contracts.products import NewProduct, ProductView
+from shared.contracts.redis_layout import SaleField, on_waitlist
 from shared.contracts.sales import SaleTerms, now_ms
 
 log = logging.getLogger(__name__)
@@ -331,8 +332,11 @@ async def close_ended_waitlists(*, store: SaleStore, line: CommandLine) -> int:
     sent = 0
     now = now_ms()
     for sale_id, fields in await store.all_sales():
-        waiting = int(fields.get("waitlisted", 0)) - int(fields.get("waitlist_served", 0))
-        waiting -= int(fields.get("waitlist_dropped", 0))
+        waiting = on_waitlist(
+            int(fields.get(SaleField.WAITLISTED, 0)),
+            int(fields.get(SaleField.WAITLIST_SERVED, 0)),
+            int(fields.get(SaleField.WAITLIST_DROPPED, 0)),
+        )
         if waiting > 0 and int(fields["ends_at_ms"]) <= now:
             await line.enqueue(close_waitlist_command(sale_id))
             sent += 1

@@ -12,6 +12,8 @@ from collections import Counter
 from dataclasses import dataclass
 from uuid import UUID
 
+from shared.contracts.redis_layout import units_held
+
 
 @dataclass(frozen=True)
 class HotState:
@@ -30,7 +32,7 @@ class HotState:
 
     @property
     def held(self) -> int:
-        return self.accepted + self.waitlist_served - self.released
+        return units_held(self.accepted, self.waitlist_served, self.released)
 
 
 @dataclass(frozen=True)

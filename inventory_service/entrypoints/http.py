@@ -17,7 +17,7 @@ from inventory_service.appkeys import (
 from inventory_service.domain import SaleRequest, StockTopUp
 from shared.contracts.errors import NotFound
 from shared.contracts.products import NewProduct
-from shared.contracts.redis_layout import SaleField
+from shared.contracts.redis_layout import SaleField, decisions_taken, on_waitlist, units_held
 from shared.contracts.sales import SaleTerms, SaleView, datetime_to_ms, ms_to_datetime, now_ms
 from shared.runtime import request_ids
 from shared.runtime.service import authenticate_admin
@@ -102,8 +102,10 @@ async def sale_stats(request: web.Request) -> web.Response:
     terms = await store.terms(sale_id)
     if counters is None or terms is None:
         raise NotFound("no such sale")
-    held = counters["accepted"] + counters["waitlist_served"] - counters["released"]
-    waitlisted = counters["waitlisted"] - counters["waitlist_served"] - counters["waitlist_dropped"]
+    held = units_held(counters["accepted"], counters["waitlist_served"], counters["released"])
+    waitlisted = on_waitlist(
+        counters["waitlisted"], counters["waitlist_served"], counters["waitlist_dropped"]
+    )
     return web.json_response(
         {
             "sale_id": str(sale_id),
@@ -165,8 +167,12 @@ async def overview(request: web.Request) -> web.Response:
     for sale_id, fields in await request.app[STORE].all_sales():
         view = SaleView.from_hash(sale_id, fields, now_ms=now)
         accepted, rejected = int(fields.get("accepted", 0)), int(fields.get("rejected", 0))
-        decided = accepted + rejected + int(fields.get(SaleField.WAITLISTED, 0))
-        decided -= int(fields.get(SaleField.WAITLIST_DROPPED, 0))  # also counted as rejected
+        decided = decisions_taken(
+            accepted,
+            rejected,
+            int(fields.get(SaleField.WAITLISTED, 0)),
+            int(fields.get(SaleField.WAITLIST_DROPPED, 0)),
+        )
         sales.append(
             {
                 **view.model_dump(mode="json"),

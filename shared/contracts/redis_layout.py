@@ -61,6 +61,22 @@ class SaleField:
     RELEASED = "released"  # units given back by expired orders
 
 
+def units_held(accepted: int, waitlist_served: int, released: int) -> int:
+    """Units reserved for buyers (awaiting payment or paid): held + remaining = stock."""
+    return accepted + waitlist_served - released
+
+
+def on_waitlist(waitlisted: int, waitlist_served: int, waitlist_dropped: int) -> int:
+    """Buyers on the waitlist now: those put on it, less those served or refused at the end."""
+    return max(0, waitlisted - waitlist_served - waitlist_dropped)
+
+
+def decisions_taken(accepted: int, rejected: int, waitlisted: int, waitlist_dropped: int) -> int:
+    """Intents decided: accepted, rejected or put on the waitlist (a waitlisted buyer refused
+    at the end is counted in rejected as well, so only once here)."""
+    return accepted + rejected + waitlisted - waitlist_dropped
+
+
 class TicketField:
     """Fields of a ticket hash: written by the gateway (sale, user, status queued, seq), the
     decider (decision, status accepted) and the order service (status final, reason, order)."""

@@ -10,6 +10,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict
 
 from shared.contracts.products import Money, ProductView
+from shared.contracts.redis_layout import SaleField, on_waitlist
 
 SaleState = Literal["scheduled", "active", "sold_out", "ended"]
 
@@ -108,8 +109,12 @@ class SaleView(BaseModel):
     def from_hash(cls, sale_id: UUID, fields: dict[str, str], *, now_ms: int) -> SaleView:
         """Build the view from a Redis sale hash (see shared.contracts.redis_layout.SaleField)."""
         terms = SaleTerms.from_hash(sale_id, fields)
-        joined = int(fields.get("waitlisted", 0))
-        left = int(fields.get("waitlist_served", 0)) + int(fields.get("waitlist_dropped", 0))
+        joined = int(fields.get(SaleField.WAITLISTED, 0))
+        waiting = on_waitlist(
+            joined,
+            int(fields.get(SaleField.WAITLIST_SERVED, 0)),
+            int(fields.get(SaleField.WAITLIST_DROPPED, 0)),
+        )
         return cls.of(
             sale_id,
             name=fields["name"],
@@ -120,7 +125,7 @@ class SaleView(BaseModel):
             per_user_limit=int(fields["per_user_limit"]),
             now_ms=now_ms,
             terms=terms,
-            waitlisted=max(0, joined - left),
+            waitlisted=waiting,
             waitlist_free=max(0, terms.waitlist_size - joined),
         )
 

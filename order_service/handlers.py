@@ -142,8 +142,9 @@ async def publish_releases(*, payments: PaymentStore, line: SaleLine) -> None:
     command id once, so sending one again after a crash releases nothing twice."""
     releases = await payments.unpublished_releases()
     metrics.RELEASES_UNPUBLISHED.set(len(releases))  # stays up while the broker refuses them
-    for release in releases:
-        await line.enqueue(
+    # One confirmed message per partition for the whole sweep, not one per release.
+    await line.enqueue_all(
+        [
             ReleaseUnit(
                 command_id=release.command_id,
                 sale_id=release.sale_id,
@@ -152,7 +153,9 @@ async def publish_releases(*, payments: PaymentStore, line: SaleLine) -> None:
                 user_id=release.user_id,
                 requested_at_ms=now_ms(),
             )
-        )
+            for release in releases
+        ]
+    )
     if releases:
         await payments.mark_published([r.order_id for r in releases])
         metrics.RELEASES_UNPUBLISHED.set(0)

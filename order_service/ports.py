@@ -78,5 +78,5 @@ class PaymentStore(Protocol):
 class SaleLine(Protocol):
     """The sales' lines: a released unit enters its sale's line like a purchase."""
 
-    async def enqueue(self, command: LineCommand, request_id: str | None = None) -> None:
-        """Return once the broker holds the command (confirmed); raise otherwise."""
+    async def enqueue_all(self, commands: Sequence[LineCommand]) -> None:
+        """Return once the broker holds every command (confirmed); raise otherwise."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import aio_pika
@@ -42,6 +42,17 @@ async def retry_until_up(
             )
             await asyncio.sleep(delay)
             delay = min(delay * 2, max_delay)
+
+
+# How every service talks to Redis, directly or through Sentinel. RESP2 explicitly: the Lua
+# scripts' reply shapes are written against it.
+_CLIENT_OPTIONS: dict[str, Any] = {
+    "decode_responses": True,
+    "protocol": 2,
+    "socket_connect_timeout": 2,
+    "socket_timeout": 5,
+    "health_check_interval": 10,
+}
 
 
 async def open_redis_of(settings: ServiceSettings) -> aioredis.Redis:
@@ -83,11 +94,8 @@ async def open_redis_via_sentinel(
         redis_class=_SentinelRedis,
         db=database,
         password=unquote(parts.password) if parts.password else None,
-        decode_responses=True,
-        protocol=2,  # as open_redis: the Lua scripts' reply shapes are written against it
-        socket_timeout=5,
-        health_check_interval=10,
         max_connections=64,
+        **_CLIENT_OPTIONS,
     )
     client.sentinels = sentinel
     await retry_until_up("redis", client.ping)
@@ -101,12 +109,7 @@ async def open_redis(url: str, *, max_connections: int = 64) -> aioredis.Redis:
         url,
         max_connections=max_connections,
         timeout=5,
-        decode_responses=True,
-        # RESP2 explicitly: the Lua scripts' reply shapes are written against it.
-        protocol=2,
-        socket_connect_timeout=2,
-        socket_timeout=5,
-        health_check_interval=10,
+        **_CLIENT_OPTIONS,
     )
     client = aioredis.Redis.from_pool(pool)  # owns the pool: aclose() closes it
     await retry_until_up("redis", client.ping)

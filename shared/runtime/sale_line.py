@@ -3,6 +3,9 @@ to the sale's partition like any purchase, so they take effect at a well-defined
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
+
 from aio_pika.abc import AbstractExchange
 
 from shared.contracts.messages import CommandBatch, LineCommand, encode
@@ -26,3 +29,17 @@ class AmqpSaleLine:
             confirm_timeout=self._timeout,
             headers=request_ids.message_headers([request_id]),
         )
+
+    async def enqueue_all(self, commands: Sequence[LineCommand]) -> None:
+        """Many commands, one confirmed message per partition (in their order within it);
+        return once the broker holds them all, raise otherwise."""
+        by_partition: defaultdict[int, list[LineCommand]] = defaultdict(list)
+        for command in commands:
+            by_partition[self._names.partition_of(command.sale_id)].append(command)
+        for partition, batch in by_partition.items():
+            await publish_confirmed(
+                self._intents,
+                encode(CommandBatch(commands=list(batch))),
+                str(partition),
+                confirm_timeout=self._timeout,
+            )

@@ -226,8 +226,13 @@ async def open_rig(
     inventories: int = 1,
     env: dict[str, str] | None = None,
     overrides: dict[str, dict[str, str]] | None = None,
+    redis: aioredis.Redis | None = None,
 ) -> AsyncIterator[Rig]:
-    """The stack on the given servers; ``overrides`` changes one service's env (by module)."""
+    """The stack on the given servers; ``overrides`` changes one service's env (by module).
+
+    ``redis`` is the client the checks read through (closed on the way out): by default a
+    plain one of ``redis_url``; one through Sentinel follows a failover as the services do.
+    """
     artifacts = ARTIFACTS / test_name
     shutil.rmtree(artifacts, ignore_errors=True)  # this run's logs and figures only
     artifacts.mkdir(parents=True)
@@ -247,7 +252,7 @@ async def open_rig(
         service.env.update((overrides or {}).get(service.module, {}))
     names = Names(namespace, TEST_PARTITIONS)
     keys = Keys(namespace)
-    redis_client = aioredis.Redis.from_url(redis_url, decode_responses=True, protocol=2)
+    redis_client = redis or aioredis.Redis.from_url(redis_url, decode_responses=True, protocol=2)
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=300))
     try:
         await stack.start()

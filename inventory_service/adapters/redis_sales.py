@@ -9,7 +9,7 @@ from typing import cast
 from uuid import UUID
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from inventory_service.domain import (
     Accepted,
@@ -125,10 +125,15 @@ COUNTERS = [
 ]
 
 
-class ReplicasBehind(RedisError):
+class ReplicasBehind(RedisTimeoutError):
     """Fewer replicas than asked hold a batch's decisions: it is not published or acked, and
     its redelivery gets the stored decisions (or, after a failover to a replica that never
-    had them, is decided again: nobody was told the first answer)."""
+    had them, is decided again: nobody was told the first answer).
+
+    A timeout, so a dependency error: the consumer keeps the batch and retries it until a
+    replica holds it. As a plain error it was handed back as a crash, and after a failover
+    (no replica until the old primary rejoins) the delivery limit dead-lettered the line's
+    purchases: answered 202, never decided (tests/cluster/test_sentinel_crowd.py)."""
 
 
 class RedisSaleStore:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from inventory_service import metrics
+from inventory_service.dead_letters import UNKNOWN_SALE, RequeueReport, plan, sales_named, why_left
 from inventory_service.domain import (
     Accepted,
     Decision,
@@ -26,9 +27,11 @@ from inventory_service.domain import (
 )
 from inventory_service.ports import (
     CommandLine,
+    DeadLetters,
     DecisionPublisher,
     OrderCounts,
     ProductRecords,
+    QueuedTickets,
     ReconcilableStore,
     RequestIds,
     SaleRecords,
@@ -97,7 +100,7 @@ async def decide_intents(
                 extra={"sale_id": str(command.sale_id), "request_id": request_id},
             )
         metrics.POISON.labels("UnknownSale").inc(len(unknown))
-        await publisher.dead_letter(unknown, unknown_ids, reason="unknown_sale")
+        await publisher.dead_letter(unknown, unknown_ids, reason=UNKNOWN_SALE)
     if events:
         await publisher.publish(events, event_ids)
     _count(events, event_ids)
@@ -380,3 +383,32 @@ async def reconcile(
             result = SaleReconciliation(sale_id, sale.name, checks, repaired=True)
         results.append(result)
     return results
+
+
+async def requeue_dead_letters(
+    sale_ids: Sequence[UUID] | None,
+    *,
+    letters: DeadLetters,
+    store: SaleStore,
+    tickets: QueuedTickets,
+) -> RequeueReport:
+    """Move the purchases dead-lettered as ``unknown_sale`` whose sale exists now (of
+    ``sale_ids`` only, if given) back to their partitions, each ticket's record restored
+    first; leave everything else in the dead-letter queue (see inventory_service.dead_letters).
+    Safe to run again: what was moved is gone from the dead letters, the rest is as it was."""
+    report = RequeueReport()
+    exists: dict[UUID, bool] = {}
+    async for letter in letters.read():
+        report.read += 1
+        for sale_id in sales_named(letter) - exists.keys():
+            wanted = sale_ids is None or sale_id in sale_ids
+            exists[sale_id] = wanted and await store.terms(sale_id) is not None
+        requeue = plan(letter, {sale_id for sale_id, known in exists.items() if known})
+        if requeue is None:
+            report.leave(why_left(letter, sale_ids))
+            continue
+        # The records first: a decision must land on a ticket a gateway can read.
+        await tickets.restore(requeue.back)
+        await letters.move(letter, requeue)
+        report.moved(requeue)
+    return report

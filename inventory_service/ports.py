@@ -6,13 +6,14 @@ holds in-memory fakes that the contract tests (tests/integration/contracts) keep
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 from uuid import UUID
 
+from inventory_service.dead_letters import DeadLetter, Requeue
 from inventory_service.domain import Decision, NewSale, StockIncreased
 from inventory_service.reconciliation import HotState, Outcome, Rebuild
-from shared.contracts.messages import Command, Event, LineCommand
+from shared.contracts.messages import Command, Event, LineCommand, PlacePurchase
 from shared.contracts.products import NewProduct, ProductView
 from shared.contracts.sales import SaleTerms
 
@@ -118,3 +119,23 @@ class ReconcilableStore(Protocol):
         state: Rebuild,
         outcomes: Sequence[Outcome],
     ) -> None: ...
+
+
+class DeadLetters(Protocol):
+    """One pass over the dead-letter queue: read every message, move some back to the lines."""
+
+    def read(self) -> AsyncIterator[DeadLetter]:
+        """The messages in the queue when the pass began, held until moved or the pass ends
+        (then the rest stay where they were)."""
+        ...
+
+    async def move(self, letter: DeadLetter, requeue: Requeue) -> None:
+        """Put ``requeue.back`` into the lines and ``requeue.kept`` back into the dead
+        letters, confirmed, then remove the letter; raise (leaving it in place) otherwise."""
+
+
+class QueuedTickets(Protocol):
+    """The ticket records of purchases going back into line."""
+
+    async def restore(self, purchases: Sequence[PlacePurchase]) -> None:
+        """Make each undecided purchase's ticket readable as queued, in its sale's line."""

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from aio_pika.abc import AbstractExchange
 
+from inventory_service.dead_letters import REASON_HEADER
 from inventory_service.ports import RequestIds
 from shared.contracts.messages import Command, CommandBatch, Event, EventBatch, encode
 from shared.runtime import request_ids as ids
@@ -43,5 +44,5 @@ class AmqpDecisionPublisher:
             encode(CommandBatch(commands=list(commands))),
             "",
             confirm_timeout=self._timeout,
-            headers={"x-poison-reason": reason, **ids.message_headers(request_ids)},
+            headers={REASON_HEADER: reason, **ids.message_headers(request_ids)},
         )

@@ -3,8 +3,10 @@
 Starts the engine fresh (namespace `bench`, database `flashsale_bench`, ports 1808x, so a
 `make run` can stay up), seeds users with `auth_service issue-tokens` (no bcrypt per user),
 then runs phases: a burst (N attempts at concurrency C), a rate (R attempts/s for T s), a
-sold-out crowd, ticket polls, and the same burst against the conventional design. Prints a
-table, checks the invariants, writes bench/results/bench-<time>.json and .png.
+sold-out crowd, ticket polls, and the same burst against the conventional design; last, what
+REDIS_MIN_REPLICA_ACKS costs one sale's decider on a private Redis primary + replica
+(bench/replicas.py). Prints a table, checks the invariants, writes
+bench/results/bench-<time>.json and .png.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import aiohttp
 import redis.asyncio as aioredis
 import uvloop
 
+from bench import replicas
 from bench.client import encode_request
 from bench.crowd import Attempt, burst
 from bench.measure import PhaseFigures, add_process_figures, answer_figures
@@ -68,6 +71,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         " services' default), WARNING measures the engine without it",
     )
     p.add_argument("--skip-baseline", action="store_true")
+    p.add_argument(
+        "--skip-replica-acks",
+        action="store_true",
+        help="skip the last step: one sale's decider on a private Redis primary + replica,"
+        " REDIS_MIN_REPLICA_ACKS=0 against =1 (bench/replicas.py)",
+    )
     p.add_argument(
         "--warm-tokens",
         action="store_true",
@@ -211,6 +220,11 @@ async def main(args: argparse.Namespace) -> int:
         engine_burst = next((p for p in phases if p.name.startswith("burst")), None)
         if engine_burst is not None:
             ratio = engine_burst.outcomes_per_s / figures.outcomes_per_s
+    replica_acks = ""
+    if not args.skip_replica_acks:
+        print("REDIS_MIN_REPLICA_ACKS on a private replicated pair …", file=sys.stderr, flush=True)
+        latency, acks = await replicas.measure(config)
+        replica_acks = replicas.table(latency, acks)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     meta = {
         "time": stamp,
@@ -228,6 +242,12 @@ async def main(args: argparse.Namespace) -> int:
     }
     header = f"flash-sale bench {stamp} ({meta['machine']}, services on {args.event_loop})"
     print(table(phases, ratio=ratio, header=header))
+    if replica_acks:
+        print("\n" + replica_acks)
+        meta["replica_acks"] = {
+            "wait_latency_us": latency,
+            "shapes": [result.as_json() for result in acks],
+        }
     RESULTS.mkdir(parents=True, exist_ok=True)
     write_json(RESULTS / f"bench-{stamp}.json", meta, phases, ratio)
     charted = "burst" in loads and "rate" in loads

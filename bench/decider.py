@@ -14,7 +14,7 @@ import argparse
 import asyncio
 import time
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import aio_pika
@@ -99,30 +99,63 @@ async def decided(config: BenchConfig, sale_id: uuid.UUID) -> int:
         await client.aclose()
 
 
-async def measure(purchases: int, batch: int, prefetch: int) -> None:
-    config = replace(BenchConfig.from_env(), namespace="benchdecider", partitions=1)
+@dataclass
+class DeciderFigures:
+    """One measurement: decisions counted from the first to the last, and the CPU spent."""
+
+    decisions: int
+    seconds: float
+    cpu_us: dict[str, float]  # per decision, by process (inventory, and any ``watched``)
+
+    @property
+    def per_s(self) -> float:
+        return self.decisions / self.seconds
+
+
+async def decide_alone(
+    config: BenchConfig,
+    purchases: int,
+    batch: int,
+    prefetch: int,
+    *,
+    env: dict[str, str] | None = None,
+    watched: dict[str, int] | None = None,
+    timeout: float = 300,
+) -> DeciderFigures:
+    """Fill one sale's line, start one inventory service (``env`` on top of its settings) and
+    time it from its first decision to its last; ``watched`` processes' CPU is counted too."""
     await reset(config)
     sale_id = await seed(config, stock=purchases // 2)
     await fill(config, sale_id, purchases, batch)
-    env = {**config.env(), "INTENT_PREFETCH": str(prefetch)}
-    inventory = ServiceProcess("inventory_service", env)
+    settings = {**config.env(), "INTENT_PREFETCH": str(prefetch), **(env or {})}
+    inventory = ServiceProcess("inventory_service", settings)
     inventory.start()
     assert inventory.process is not None
+    pids = {"inventory": inventory.process.pid, **(watched or {})}
     try:
         while (done := await decided(config, sale_id)) == 0:
             await asyncio.sleep(0.002)
-        first, first_cpu, first_done = time.perf_counter(), cpu_seconds(inventory.process.pid), done
+        first, first_done = time.perf_counter(), done
+        first_cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
         while (done := await decided(config, sale_id)) < purchases:
+            if time.perf_counter() - first > timeout:
+                raise RuntimeError(f"{done:,} of {purchases:,} decided after {timeout:.0f} s")
             await asyncio.sleep(0.005)
         seconds = time.perf_counter() - first
-        cpu = cpu_seconds(inventory.process.pid) - first_cpu
+        cpu = {name: cpu_seconds(pid) - first_cpu[name] for name, pid in pids.items()}
     finally:
         stop_all([inventory])
     counted = done - first_done
+    return DeciderFigures(counted, seconds, {k: v / counted * 1e6 for k, v in cpu.items()})
+
+
+async def measure(purchases: int, batch: int, prefetch: int) -> None:
+    config = replace(BenchConfig.from_env(), namespace="benchdecider", partitions=1)
+    figures = await decide_alone(config, purchases, batch, prefetch)
     print(
-        f"one sale, one decider: {counted:,} decisions in {seconds:.2f} s = "
-        f"{counted / seconds:,.0f} decisions/s; inventory CPU {cpu / counted * 1e6:.1f} µs per "
-        f"decision ({purchases:,} purchases in batches of {batch}, prefetch {prefetch})"
+        f"one sale, one decider: {figures.decisions:,} decisions in {figures.seconds:.2f} s = "
+        f"{figures.per_s:,.0f} decisions/s; inventory CPU {figures.cpu_us['inventory']:.1f} µs "
+        f"per decision ({purchases:,} purchases in batches of {batch}, prefetch {prefetch})"
     )
 
 

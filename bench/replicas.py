@@ -1,0 +1,212 @@
+"""`python -m bench.replicas` (a step of `make bench`): what REDIS_MIN_REPLICA_ACKS costs.
+
+With it, the decider sends WAIT after every decision script call and publishes nothing until
+a replica holds the batch (docs/RELIABILITY.md, "Redis failover"). The shared Redis has no
+replica and is not ours to change, so this starts a private primary and its replica (AOF,
+fsync always, as deploy/redis.conf) and times one sale's decider alone (bench.decider) on
+them with REDIS_MIN_REPLICA_ACKS=0 and =1, alternately, on the same pair in the same run:
+only the ratio of the two means anything on a machine whose speed varies from day to day.
+
+Two shapes of load: a crowd (intent messages of 100 purchases, 64 in flight: a script call
+decides thousands, and one WAIT serves them all) and a trickle (messages of 5, one in flight:
+one WAIT per 5 decisions, the worst case).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from bench.decider import DeciderFigures, decide_alone
+from bench.system import RESULTS, BenchConfig
+from tests.support.private_servers import PrivateRedis
+
+
+@dataclass(frozen=True)
+class Shape:
+    name: str
+    purchases: int
+    batch: int  # purchases per intent message
+    prefetch: int  # INTENT_PREFETCH: messages per decision script call, at most
+
+
+SHAPES = (
+    Shape("crowd", 40_000, 100, 64),
+    Shape("trickle", 6_000, 5, 1),
+)
+
+
+@dataclass
+class ShapeResult:
+    shape: Shape
+    runs: dict[int, list[DeciderFigures]]  # by REDIS_MIN_REPLICA_ACKS
+    waits: dict[int, list[int]]  # WAIT calls the primary served in each run
+
+    def per_s(self, acks: int) -> float:
+        return statistics.median(f.per_s for f in self.runs[acks])
+
+    def cpu_us(self, acks: int, process: str) -> float:
+        return statistics.median(f.cpu_us[process] for f in self.runs[acks])
+
+    @property
+    def ratio(self) -> float:
+        """Decisions/s with the acks over without: 1.0 is free."""
+        return self.per_s(1) / self.per_s(0)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "shape": vars(self.shape),
+            "ratio": self.ratio,
+            "wait_calls": {str(acks): calls for acks, calls in self.waits.items()},
+            "runs": {
+                str(acks): [
+                    {"decisions": f.decisions, "seconds": f.seconds, "cpu_us": f.cpu_us}
+                    for f in figures
+                ]
+                for acks, figures in self.runs.items()
+            },
+        }
+
+
+async def _replica_synced(primary: PrivateRedis, within: float = 30) -> None:
+    client = aioredis.Redis(port=primary.port, decode_responses=True)
+    try:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            info = await client.info("replication")
+            if any(k.startswith("slave") and v.get("state") == "online" for k, v in info.items()):
+                return
+            await asyncio.sleep(0.1)
+    finally:
+        await client.aclose()
+    raise RuntimeError(f"the private replica did not sync within {within} s")
+
+
+async def _wait_calls(port: int) -> int:
+    """WAIT commands the Redis on ``port`` has served since it started."""
+    client = aioredis.Redis(port=port, decode_responses=True)
+    try:
+        stats = await client.info("commandstats")
+    finally:
+        await client.aclose()
+    return int(stats.get("cmdstat_wait", {}).get("calls", 0))
+
+
+async def wait_latency(port: int, samples: int = 1_000) -> dict[str, float]:
+    """Median µs of one write alone, and of one write + WAIT 1 (a round trip to the
+    replica), alternated on one connection: what WAIT adds to every decision call."""
+    client = aioredis.Redis(port=port, decode_responses=True)
+    timings: dict[str, list[float]] = {"write": [], "write + WAIT": []}
+    try:
+        for i in range(samples):
+            for name, waits in (("write", False), ("write + WAIT", True)):
+                async with client.pipeline(transaction=False) as pipe:
+                    pipe.incr("benchreplicas:probe")
+                    if waits:
+                        pipe.execute_command("WAIT", 1, 1000)
+                    started = time.perf_counter()
+                    replies = await pipe.execute()
+                    timings[name].append((time.perf_counter() - started) * 1e6)
+                if waits and replies[-1] != 1:
+                    raise RuntimeError(f"WAIT {i}: the replica did not acknowledge")
+        await client.delete("benchreplicas:probe")
+    finally:
+        await client.aclose()
+    return {name: statistics.median(values) for name, values in timings.items()}
+
+
+async def measure(
+    config: BenchConfig, *, rounds: int = 2
+) -> tuple[dict[str, float], list[ShapeResult]]:
+    """Each shape ``rounds`` times with acks 0 then 1, on one private replicated pair."""
+    artifacts = RESULTS / "replica-acks"
+    primary = PrivateRedis(artifacts)
+    replica = None
+    try:
+        await primary.start()
+        replica = PrivateRedis(artifacts, replica_of=primary.port)
+        await replica.start()
+        await _replica_synced(primary)
+        assert primary.process is not None
+        assert replica.process is not None
+        watched = {"redis primary": primary.process.pid, "redis replica": replica.process.pid}
+        latency = await wait_latency(primary.port)
+        on_pair = replace(config, namespace="benchreplicas", partitions=1, redis_url=primary.url)
+        results = []
+        for shape in SHAPES:
+            runs: dict[int, list[DeciderFigures]] = {0: [], 1: []}
+            waits: dict[int, list[int]] = {0: [], 1: []}
+            for _ in range(rounds):
+                for acks in (0, 1):
+                    before = await _wait_calls(primary.port)
+                    runs[acks].append(
+                        await decide_alone(
+                            on_pair,
+                            shape.purchases,
+                            shape.batch,
+                            shape.prefetch,
+                            env={"REDIS_MIN_REPLICA_ACKS": str(acks)},
+                            watched=watched,
+                        )
+                    )
+                    waits[acks].append(await _wait_calls(primary.port) - before)
+                    # Else the two settings measured the same thing.
+                    if bool(waits[acks][-1]) != bool(acks):
+                        raise RuntimeError(f"acks={acks} but {waits[acks][-1]} WAIT calls")
+            results.append(ShapeResult(shape, runs, waits))
+        return latency, results
+    finally:
+        primary.close()
+        if replica is not None:
+            replica.close()
+
+
+def table(latency: dict[str, float], results: list[ShapeResult]) -> str:
+    """One row per shape and setting, then the ratio of each shape."""
+    processes = ("inventory", "redis primary", "redis replica")
+    lines = [
+        "REDIS_MIN_REPLICA_ACKS: one sale's decider alone, on a private primary + replica",
+        "",
+        "shape     acks  decisions/s (each run)           CPU µs per decision: "
+        + " / ".join(processes),
+    ]
+    for result in results:
+        s = result.shape
+        for acks in (0, 1):
+            each = ", ".join(f"{f.per_s:,.0f}" for f in result.runs[acks])
+            cpu = " / ".join(f"{result.cpu_us(acks, p):.1f}" for p in processes)
+            lines.append(f"{s.name:<9} {acks:>4}  {result.per_s(acks):>9,.0f} ({each:<20})  {cpu}")
+    lines.append("")
+    lines.append(
+        "  one write alone / with WAIT 1: "
+        + " / ".join(f"{v:.0f}" for v in latency.values())
+        + " µs (medians of 1,000 each, alternated)"
+    )
+    for result in results:
+        s = result.shape
+        extra = sum(result.cpu_us(1, p) - result.cpu_us(0, p) for p in processes)
+        per_wait = sum(f.decisions for f in result.runs[1]) / max(sum(result.waits[1]), 1)
+        lines.append(
+            f"  {s.name} ({s.batch} per message, prefetch {s.prefetch}): decisions/s with acks"
+            f" / without: {result.ratio:.2f}x; CPU per decision {extra:+.1f} µs;"
+            f" {per_wait:,.0f} decisions per WAIT"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.replicas", description=__doc__)
+    parser.add_argument("--rounds", type=int, default=2, help="runs of each setting, alternated")
+    args = parser.parse_args()
+    latency, results = asyncio.run(measure(BenchConfig.from_env(), rounds=args.rounds))
+    print(table(latency, results))
+
+
+if __name__ == "__main__":
+    main()

@@ -33,7 +33,24 @@ def _url_checker(*schemes: str, needs_path: bool = False) -> AfterValidator:
     return AfterValidator(check)
 
 
-AmqpUrl = Annotated[str, _url_checker("amqp", "amqps")]
+def _each_checked(checker: AfterValidator) -> AfterValidator:
+    """A validator of a comma-separated list whose every entry passes ``checker``."""
+
+    def check(value: str) -> str:
+        entries = [entry.strip() for entry in value.split(",")]
+        for number, entry in enumerate(entries, 1):
+            try:
+                checker.func(entry)  # type: ignore[call-arg]
+            except ValueError as exc:
+                raise ValueError(f"node {number} of {len(entries)}: {exc}") from None
+        return ",".join(entries)
+
+    return AfterValidator(check)
+
+
+# One URL, or one per node of a RabbitMQ cluster: a client is connected to one node at a
+# time and moves on to the next when it loses it.
+AmqpUrls = Annotated[str, _each_checked(_url_checker("amqp", "amqps"))]
 PostgresUrl = Annotated[str, _url_checker("postgresql", "postgres", needs_path=True)]
 RedisUrl = Annotated[str, _url_checker("redis", "rediss", "unix")]
 HttpUrl = Annotated[str, _url_checker("http", "https")]
@@ -44,7 +61,10 @@ class ServiceSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
 
-    amqp_url: AmqpUrl = Field("amqp://guest:guest@127.0.0.1:5672/", description="RabbitMQ")
+    amqp_url: AmqpUrls = Field(
+        "amqp://guest:guest@127.0.0.1:5672/",
+        description="RabbitMQ; several nodes of a cluster as comma-separated URLs",
+    )
     database_url: PostgresUrl = Field(
         "postgresql://postgres@127.0.0.1:5432/flashsale", description="PostgreSQL database"
     )
@@ -86,6 +106,12 @@ class ServiceSettings(BaseSettings):
     intent_queue_max_length: int = Field(
         100_000, ge=1, description="bound of each intent queue, in messages (batches)"
     )
+    # Quorum queues keep a copy on this many nodes (fewer while the cluster is smaller when a
+    # queue is declared). 0 leaves the argument out: queues declared by a version before it
+    # existed keep working, as the broker refuses a declaration that differs (406).
+    amqp_quorum_group_size: int = Field(
+        3, ge=0, le=9, description="nodes that hold each queue (its initial quorum group)"
+    )
     jwt_issuer: str = Field("flashsale-auth", description="required `iss` of tokens")
     jwt_audience: str = Field("flashsale", description="required `aud` of tokens")
     shutdown_timeout: float = Field(10.0, gt=0, description="seconds SIGTERM waits for work")
@@ -105,6 +131,11 @@ class ServiceSettings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @property
+    def amqp_nodes(self) -> list[str]:
+        """AMQP_URL as one URL per broker node."""
+        return self.amqp_url.split(",")
 
     @property
     def sentinel_addresses(self) -> list[tuple[str, int]]:

@@ -33,10 +33,16 @@ class Names:
     namespace: str
     partitions: int
     intent_queue_max_length: int = 100_000
+    quorum_group_size: int = 3
 
     @classmethod
     def of(cls, settings: ServiceSettings) -> Names:
-        return cls(settings.namespace, settings.intent_partitions, settings.intent_queue_max_length)
+        return cls(
+            settings.namespace,
+            settings.intent_partitions,
+            settings.intent_queue_max_length,
+            settings.amqp_quorum_group_size,
+        )
 
     @property
     def intents_exchange(self) -> str:
@@ -80,9 +86,22 @@ class Topology:
     dead_letters: AbstractQueue
 
 
+def _replicated(names: Names) -> dict[str, Any]:
+    """A quorum queue on ``quorum_group_size`` nodes: it survives losing a minority of them.
+
+    The group is chosen when the queue is declared, among the nodes in the cluster then;
+    a node that joins later holds no copy until an operator grows the queue onto it
+    (``rabbitmq-queues grow``; docs/SCALING.md).
+    """
+    arguments: dict[str, Any] = {"x-queue-type": "quorum"}
+    if names.quorum_group_size:
+        arguments["x-quorum-initial-group-size"] = names.quorum_group_size
+    return arguments
+
+
 def _quorum_args(names: Names, **extra: Any) -> dict[str, Any]:
     return {
-        "x-queue-type": "quorum",
+        **_replicated(names),
         "x-delivery-limit": DELIVERY_LIMIT,
         "x-dead-letter-exchange": names.dead_letter_exchange,
         **extra,
@@ -95,7 +114,7 @@ async def declare_topology(channel: AbstractChannel, names: Names) -> Topology:
         names.dead_letter_exchange, aio_pika.ExchangeType.FANOUT, durable=True
     )
     dead_letters = await channel.declare_queue(
-        names.dead_letter_queue, durable=True, arguments={"x-queue-type": "quorum"}
+        names.dead_letter_queue, durable=True, arguments=_replicated(names)
     )
     await dead_letters.bind(dlx)
 

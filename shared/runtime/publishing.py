@@ -9,6 +9,8 @@ import aio_pika
 from aio_pika.abc import AbstractExchange
 from pamqp.commands import Basic
 
+from shared.runtime.broker_nodes import FailoverChannel
+
 
 class PublishFailed(aio_pika.exceptions.AMQPError):
     """The broker nacked, returned (unroutable) or did not confirm the message in time."""
@@ -38,6 +40,9 @@ async def publish_confirmed(
         )
     except aio_pika.exceptions.DeliveryError as exc:
         # A nack (e.g. a full queue with overflow=reject-publish) or a return (unroutable).
+        channel = getattr(exchange, "channel", None)  # aio-pika's exchanges know theirs
+        if isinstance(exc.frame, Basic.Nack) and isinstance(channel, FailoverChannel):
+            await channel.nacked()
         raise PublishFailed(f"broker refused the message: {exc}") from exc
     except TimeoutError as exc:
         raise PublishFailed(f"no confirm within {confirm_timeout}s") from exc

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
-import aio_pika
 import asyncpg
 import redis.asyncio as aioredis
 from aio_pika.abc import AbstractRobustConnection
 from redis.asyncio.sentinel import Sentinel
 
 from shared.contracts.settings import ServiceSettings
+from shared.runtime.broker_nodes import NodeRotatingConnection
 from shared.runtime.config_errors import PostgresLoginRefused
 from shared.runtime.web import DEPENDENCY_ERRORS
 
@@ -153,12 +154,23 @@ async def connect_postgres(dsn: str, *, database: str | None = None) -> asyncpg.
 
 
 async def open_amqp(url: str, *, name: str) -> AbstractRobustConnection:
+    """A robust connection to AMQP_URL: one URL, or one per node of a cluster (comma-separated),
+    in which case every reconnect goes to the next node."""
+    nodes = url.split(",")
+    attempts = itertools.count()
+
     async def connect() -> AbstractRobustConnection:
         # Reconnect after 1 s (aio-pika waits 5 by default): after a broker outage every
         # second of waiting is a second of 503s at the gateway.
-        return await aio_pika.connect_robust(
-            url, client_properties={"connection_name": name}, timeout=5, reconnect_interval=1
+        connection = NodeRotatingConnection(
+            nodes,
+            # At start-up each attempt tries the next node, so a dead one is passed over.
+            first=next(attempts),
+            client_properties={"connection_name": name},
+            reconnect_interval=1,
         )
+        await connection.connect(timeout=5)
+        return connection
 
     return await retry_until_up("rabbitmq", connect)
 

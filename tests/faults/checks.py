@@ -24,13 +24,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
-import aio_pika
 import asyncpg
 
 from tests.faults.crowd import Attempt, status_counts
 from tests.faults.rig import Outage, Rig, log_summary
 from tests.support.api import Api
 from tests.support.invariants import Outcome, assert_invariants, outcome, wait_until_final
+from tests.support.rabbitmq_cluster import connect_any
 
 # Clear 4xx answers a crowd may get while it works as designed.
 EXPECTED_409 = {"sold_out", "demand_exceeds_stock"}
@@ -84,7 +84,7 @@ class Settled:
 
 
 async def _queues_empty(rig: Rig) -> bool:
-    connection = await aio_pika.connect(rig.amqp_url)
+    connection = await connect_any(rig.amqp_url)  # a node that is up, of a cluster's
     async with connection, connection.channel() as channel:
         queues = [rig.names.intents_queue(p) for p in range(rig.names.partitions)]
         queues.append(rig.names.decisions_queue)

@@ -4,7 +4,6 @@ broker), and show a ticket. Dependencies are passed in (ports.py)."""
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -13,6 +12,7 @@ from gateway.domain import AdmissionLimits, Earlier, Ticket, admit, ensure_purch
 from gateway.ports import IdempotencyKeys, IntentQueue, SaleCatalog, TicketRecords
 from shared.contracts.errors import Conflict, NotFound, ServiceUnavailable
 from shared.contracts.messages import PlacePurchase
+from shared.contracts.redis_layout import ticket_id_for
 from shared.contracts.sales import now_ms
 from shared.contracts.topology import Names
 from shared.runtime import request_ids
@@ -83,7 +83,7 @@ class Purchases:
             ),
             limits=self._limits,
         )
-        ticket_id = uuid.uuid4()
+        ticket_id = ticket_id_for(sale_id)  # in its sale's Redis slot (redis_layout)
         earlier = await key.claim(ticket_id)
         if earlier is not None:  # a concurrent request with the same key won the claim
             return await self._earlier_ticket(user_id, earlier)

@@ -284,7 +284,7 @@ async def add_stock(
     await line.enqueue(command, request_id)
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
-        outcome = await store.command_outcome(command.command_id)
+        outcome = await store.command_outcome(sale_id, command.command_id)
         if outcome is not None:
             return command.command_id, outcome
         await asyncio.sleep(0.02)

@@ -46,8 +46,8 @@ class SaleStore(Protocol):
     async def all_sales(self) -> list[tuple[UUID, dict[str, str]]]:
         """Every sale's hash (see SaleField), by start time."""
 
-    async def command_outcome(self, command_id: UUID) -> StockIncreased | None:
-        """The decision of a stock top-up, once it was taken."""
+    async def command_outcome(self, sale_id: UUID, command_id: UUID) -> StockIncreased | None:
+        """The decision of a stock top-up of the sale, once it was taken."""
 
 
 class SaleRecords(Protocol):

@@ -1,4 +1,6 @@
-from pydantic import Field
+from __future__ import annotations
+
+from pydantic import Field, model_validator
 
 from shared.contracts.settings import ServiceSettings
 
@@ -25,3 +27,11 @@ class InventorySettings(ServiceSettings):
     redis_replica_ack_timeout_ms: int = Field(
         200, ge=1, le=60_000, description="how long a batch waits for those replicas"
     )
+
+    @model_validator(mode="after")
+    def _wait_needs_one_primary(self) -> InventorySettings:
+        # WAIT counts the replicas of the connection's own server; a batch split over a
+        # cluster's nodes has no one connection to ask.
+        if self.redis_cluster and self.redis_min_replica_acks:
+            raise ValueError("REDIS_MIN_REPLICA_ACKS is not supported with REDIS_CLUSTER")
+        return self

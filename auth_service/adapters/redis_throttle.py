@@ -102,7 +102,10 @@ class RedisLoginThrottle:
         max_per_account: int,
         window_seconds: int,
     ) -> None:
-        self._prefix = f"{namespace}:auth"
+        # One hash tag for every counter: a check reads the client's and the account's in one
+        # script, which a Redis Cluster runs only on keys of one slot. Logins are not the
+        # hot path of a sale, so one node holds them all.
+        self._prefix = f"{namespace}:{{auth}}"
         self._limits = (max_per_client, max_per_user, max_per_account)
         self._window = window_seconds
         self._begin = redis.register_script(_BEGIN)

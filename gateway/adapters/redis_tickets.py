@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 from gateway.adapters.memory_tickets import TicketBoard
 from gateway.domain import Ticket
 from shared.contracts.messages import PlacePurchase
-from shared.contracts.redis_layout import Keys, SaleField, TicketField, lua_script
+from shared.contracts.redis_layout import Keys, SaleField, TicketField, lua_script, tag_of
 
 _READ = [
     TicketField.SALE_ID,
@@ -31,8 +31,9 @@ _REFUSED_TICKET_TTL = 24 * 3600
 # The records of a whole batch in one call (the per-command cost of a client pipeline is
 # what a gateway would otherwise spend most on). Each ticket gets its place in its sale's
 # line, "seq", from the sale's enqueued counter: seq minus the decisions taken so far is its
-# approximate position. Returns the seqs in order.
-# ARGV: prefix, then (ticket, sale, user) per ticket.
+# approximate position. Returns the seqs in order. One call per hash tag (a cluster runs a
+# script on one slot's node): the tickets of sales of one tag, which are in that slot too.
+# KEYS: the first ticket's sale key. ARGV: prefix, then (ticket, sale, user) per ticket.
 _ISSUE = lua_script("""
 local seqs = {}
 for i = 2, #ARGV, 3 do
@@ -60,15 +61,26 @@ class RedisTicketRecords:
         # On the board first: the decider's update may arrive before the 202 is sent.
         ids = [(str(p.ticket_id), str(p.sale_id), str(p.user_id)) for p in purchases]
         tickets = [self.board.issued(ticket_id, user, sale) for ticket_id, sale, user in ids]
-        args = [self._keys.prefix, *(part for ticket in ids for part in ticket)]
+        groups: dict[str, list[int]] = {}
+        for i, (_, sale_id, _) in enumerate(ids):
+            groups.setdefault(tag_of(sale_id), []).append(i)
         try:
-            seqs = await self._issue(args=args)
+            results = await asyncio.gather(
+                *(
+                    self._issue(
+                        keys=[self._keys.sale(ids[group[0]][1])],
+                        args=[self._keys.prefix, *(part for i in group for part in ids[i])],
+                    )
+                    for group in groups.values()
+                )
+            )
         except BaseException:
             for ticket_id, _, _ in ids:
                 self.board.forget(ticket_id)
             raise
-        for ticket, seq in zip(tickets, seqs, strict=True):
-            ticket.seq = int(seq)
+        for group, seqs in zip(groups.values(), results, strict=True):
+            for i, seq in zip(group, seqs, strict=True):
+                tickets[i].seq = int(seq)
 
     async def withdraw(self, purchases: Sequence[PlacePurchase]) -> None:
         """Take back the batch's enqueued count, and let its records expire (not delete

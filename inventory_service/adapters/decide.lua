@@ -1,4 +1,4 @@
--- Decide a batch of commands of one partition, in order, atomically and idempotently.
+-- Decide a batch of commands (of sales of one hash tag), in order, atomically and idempotently.
 -- It implements inventory_service/domain.py (the tests hold both to the same answers).
 --
 -- ARGV[1]  key prefix ("<namespace>:"); the prelude (shared/contracts/redis_layout.py) reads it
@@ -22,8 +22,11 @@
 --
 -- Idempotency: the first decision of a ticket (or command) is stored with it and returned
 -- again on redelivery, so a redelivered intent never decrements twice.
--- Keys are built here from the prefix (not passed as KEYS), so this script assumes a
--- single Redis, not a cluster.
+--
+-- KEYS[1]  the sale key of the batch's first command. Every command of one call has a sale of
+--          one hash tag (the caller splits a partition's batch by tag), and ticket ids end in
+--          their sale's tag, so every key built here from the prefix is in KEYS[1]'s slot: on
+--          a Redis Cluster the call runs on the node that holds them all.
 
 local commands = cjson.decode(ARGV[2])
 local out = {}
@@ -174,7 +177,7 @@ for i, c in ipairs(commands) do
     local tkey = ticket_key(c.tid)
     out[i] = once(redis.call("HGET", tkey, TICKET.decision), c.sid, decide_purchase, tkey, c)
   elseif c.k == "s" or c.k == "x" or c.k == "c" then
-    local ckey = command_key(c.cid)
+    local ckey = command_key(c.sid, c.cid)
     local apply = add_stock
     if c.k == "x" then apply = release_unit elseif c.k == "c" then apply = close_waitlist end
     out[i] = once(redis.call("GET", ckey), c.sid, apply, ckey, c)

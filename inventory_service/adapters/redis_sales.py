@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from importlib import resources
@@ -25,7 +26,7 @@ from inventory_service.domain import (
 from inventory_service.reconciliation import HotState, Outcome, Rebuild
 from shared.contracts.messages import AddStock, CloseWaitlist, Command, PlacePurchase, ReleaseUnit
 from shared.contracts.products import ProductView
-from shared.contracts.redis_layout import Keys, SaleField, TicketField, lua_script
+from shared.contracts.redis_layout import Keys, SaleField, TicketField, lua_script, tag_of
 from shared.contracts.sales import SaleTerms, datetime_to_ms
 
 _DECIDE = lua_script(
@@ -33,13 +34,13 @@ _DECIDE = lua_script(
 )
 
 # Creating a sale must be all-or-nothing and safe to repeat (start-up sync, retries): a
-# half-written hash would read as a sale without counters.
-# ARGV: prefix, sale id, then field, value, field, value, ...
+# half-written hash would read as a sale without counters. The index, in another slot on a
+# cluster, is added to after (see create()).
+# KEYS: the sale key. ARGV: prefix, sale id, then field, value, field, value, ...
 _CREATE = lua_script("""
 local key = sale_key(ARGV[2])
 if redis.call("EXISTS", key) == 1 then return 0 end
 redis.call("HSET", key, unpack(ARGV, 3))
-redis.call("ZADD", SALES_INDEX, redis.call("HGET", key, SALE.starts_at_ms), ARGV[2])
 return 1
 """)
 
@@ -156,22 +157,39 @@ class RedisSaleStore:
         self._terms: dict[UUID, SaleTerms] = {}  # fixed at creation, so cached for good
 
     async def decide(self, commands: Sequence[Command]) -> list[Decision]:
-        """Decide ``commands`` in order in one atomic script call (idempotent per item); with
-        ``min_replica_acks``, return only once that many replicas hold the decisions."""
-        args = [self._keys.prefix, json.dumps([_wire(c) for c in commands])]
+        """Decide ``commands`` in order (idempotent per item): one atomic script call per hash
+        tag of their sales, as a cluster runs a script on one slot's node (a batch is mostly
+        one hot sale: one call). With ``min_replica_acks``, return only once that many
+        replicas hold the decisions."""
+        groups: dict[str, list[int]] = {}
+        for i, command in enumerate(commands):
+            groups.setdefault(tag_of(command.sale_id), []).append(i)
+        calls = [
+            (
+                [self._keys.sale(commands[group[0]].sale_id)],
+                [self._keys.prefix, json.dumps([_wire(commands[i]) for i in group])],
+            )
+            for group in groups.values()
+        ]
         if not self._min_replica_acks:
-            replies = await self._decide(args=args)
+            results = await asyncio.gather(*(self._decide(keys=k, args=a) for k, a in calls))
         else:
-            # WAIT counts the writes of its own connection: one pipeline, one connection.
+            # WAIT counts the writes of its own connection: one pipeline, one connection (not
+            # on a cluster: the settings refuse the two together).
             async with self._redis.pipeline(transaction=False) as pipe:
-                await self._decide(args=args, client=pipe)
+                for k, a in calls:
+                    await self._decide(keys=k, args=a, client=pipe)
                 pipe.execute_command("WAIT", self._min_replica_acks, self._replica_ack_timeout_ms)
-                replies, acked = await pipe.execute()
+                *results, acked = await pipe.execute()
             if int(acked) < self._min_replica_acks:
                 raise ReplicasBehind(
                     f"{acked} of {self._min_replica_acks} replicas hold the decisions after"
                     f" {self._replica_ack_timeout_ms} ms"
                 )
+        replies: list[str] = [""] * len(commands)
+        for group, result in zip(groups.values(), results, strict=True):
+            for i, reply in zip(group, result, strict=True):
+                replies[i] = reply
         return [_parse(c, r) for c, r in zip(commands, replies, strict=True)]
 
     async def create(
@@ -208,12 +226,17 @@ class RedisSaleStore:
             SaleField.RELEASED: 0,
         }
         created = await self._create(
+            keys=[self._keys.sale(sale_id)],
             args=[
                 self._keys.prefix,
                 str(sale_id),
                 *(str(x) for kv in fields.items() for x in kv),
             ],
         )
+        # Every time, not only when created: a crash between the two writes heals on the
+        # next create (start-up sync); readers skip an indexed sale without a hash.
+        starts_at_ms = await self._redis.hget(self._keys.sale(sale_id), SaleField.STARTS_AT_MS)
+        await self._redis.zadd(self._keys.sales_index, {str(sale_id): int(starts_at_ms or 0)})
         return bool(created)
 
     async def counters(self, sale_id: UUID) -> dict[str, int] | None:
@@ -247,7 +270,8 @@ class RedisSaleStore:
         ]
 
     async def hot_state(self, sale_id: UUID) -> HotState | None:
-        """The sale's counters, per-buyer counters and waitlist, read in one transaction."""
+        """The sale's counters, per-buyer counters and waitlist, read in one transaction (one
+        hash tag: one slot, as a cluster transaction needs)."""
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hmget(self._keys.sale(sale_id), COUNTERS)
             pipe.hvals(self._keys.buyers(sale_id))
@@ -273,7 +297,7 @@ class RedisSaleStore:
         )
         self._terms.pop(sale_id, None)
         await self.create(sale_id, sale, product=product, remaining=state.remaining)
-        async with self._redis.pipeline(transaction=True) as pipe:
+        async with self._redis.pipeline(transaction=True) as pipe:  # the sale's slot
             pipe.hset(
                 self._keys.sale(sale_id),
                 mapping={
@@ -288,6 +312,10 @@ class RedisSaleStore:
                     self._keys.buyers(sale_id),
                     mapping={str(user): n for user, n in state.buyers.items()},
                 )
+            await pipe.execute()
+        # Not in the transaction: a ticket made before tickets carried their sale's tag may
+        # be in another slot. The deciders are stopped, so nobody reads them half-written.
+        async with self._redis.pipeline(transaction=False) as pipe:
             for o in outcomes:
                 fields = {
                     TicketField.SALE_ID: str(sale_id),
@@ -304,9 +332,9 @@ class RedisSaleStore:
                 )
             await pipe.execute()
 
-    async def command_outcome(self, command_id: UUID) -> StockIncreased | None:
-        """The decision of a stock top-up, once the decider has taken it."""
-        reply = await self._redis.get(self._keys.command(command_id))
+    async def command_outcome(self, sale_id: UUID, command_id: UUID) -> StockIncreased | None:
+        """The decision of a stock top-up of the sale, once the decider has taken it."""
+        reply = await self._redis.get(self._keys.command(sale_id, command_id))
         if reply is None:
             return None
         return _stock_increased(command_id, str(reply))

@@ -3,6 +3,7 @@ order's status on them."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 
@@ -10,12 +11,13 @@ import redis.asyncio as aioredis
 
 from order_service.adapters.postgres_payments import OrderChange
 from order_service.domain import Outcome, order_status_of
-from shared.contracts.redis_layout import Keys, lua_script
+from shared.contracts.redis_layout import Keys, lua_script, tag_of
 
-# A whole batch in one call (a client pipeline pays per command): each ticket's final
-# state, then one message telling every gateway (they answer polls and streams from memory).
-# ARGV: prefix, the JSON update list, then (ticket, status, reason, order, order status) per
-# ticket.
+# A batch's tickets of one hash tag in one call (a client pipeline pays per command; a
+# cluster runs a script on one slot's node): each ticket's final state, then one message
+# telling every gateway (they answer polls and streams from memory).
+# KEYS: the first ticket's key. ARGV: prefix, the JSON update list, then (ticket, status,
+# reason, order, order status) per ticket.
 _FINALISE = lua_script("""
 for i = 3, #ARGV, 5 do
   local key = ticket_key(ARGV[i])
@@ -63,12 +65,16 @@ class RedisTicketFinaliser:
         )
 
     async def _send(self, updates: list[list[str]]) -> None:
-        if not updates:
-            return
+        groups: dict[str, list[list[str]]] = {}
+        for update in updates:
+            groups.setdefault(tag_of(update[0]), []).append(update)
+        await asyncio.gather(*(self._send_tagged(group) for group in groups.values()))
+
+    async def _send_tagged(self, updates: list[list[str]]) -> None:
         args = [self._keys.prefix, json.dumps([[*u, ""] for u in updates])]
         for update in updates:
             args += update
-        await self._finalise(args=args)
+        await self._finalise(keys=[self._keys.ticket(updates[0][0])], args=args)
 
     async def ping(self) -> None:
         await self._redis.ping()

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -79,6 +79,13 @@ class ServiceSettings(BaseSettings):
     redis_sentinel_master: str = Field(
         "flashsale", min_length=1, description="the primary's name in Sentinel"
     )
+    # A Redis Cluster: REDIS_URL names any node, the client learns the others and which node
+    # holds which slot (keys are hash-tagged by sale: shared/contracts/redis_layout.py).
+    redis_cluster: bool = Field(
+        False,
+        description="REDIS_URL is a node of a Redis Cluster: the client follows the cluster's"
+        " slots to every node",
+    )
     auth_url: HttpUrl = Field("http://127.0.0.1:8081", description="the auth service (JWKS)")
     inventory_url: HttpUrl = Field("http://127.0.0.1:8082", description="the inventory service")
     order_url: HttpUrl = Field("http://127.0.0.1:8083", description="the order service")
@@ -144,3 +151,9 @@ class ServiceSettings(BaseSettings):
             return []
         pairs = (entry.rsplit(":", 1) for entry in self.redis_sentinels.split(","))
         return [(host, int(port)) for host, port in pairs]
+
+    @model_validator(mode="after")
+    def _one_way_to_redis(self) -> ServiceSettings:
+        if self.redis_cluster and self.redis_sentinels:
+            raise ValueError("REDIS_CLUSTER and REDIS_SENTINELS exclude each other")
+        return self

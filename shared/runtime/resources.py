@@ -6,12 +6,13 @@ import asyncio
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import unquote, urlsplit
 
 import asyncpg
 import redis.asyncio as aioredis
 from aio_pika.abc import AbstractRobustConnection
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.sentinel import Sentinel
 
 from shared.contracts.settings import ServiceSettings
@@ -57,12 +58,35 @@ _CLIENT_OPTIONS: dict[str, Any] = {
 
 
 async def open_redis_of(settings: ServiceSettings) -> aioredis.Redis:
-    """The Redis a service's settings name: through Sentinel when REDIS_SENTINELS is set."""
+    """The Redis a service's settings name: through Sentinel when REDIS_SENTINELS is set, a
+    cluster client when REDIS_CLUSTER is."""
     if settings.sentinel_addresses:
         return await open_redis_via_sentinel(
             settings.redis_url, settings.sentinel_addresses, settings.redis_sentinel_master
         )
+    if settings.redis_cluster:
+        return await open_redis_cluster(settings.redis_url)
     return await open_redis(settings.redis_url)
+
+
+async def open_redis_cluster(url: str, *, max_connections: int = 64) -> aioredis.Redis:
+    """A client of the Redis Cluster that ``url``'s node belongs to: it reads the slot map
+    from that node, sends each command (and each script call, by its first key) to the node
+    of its slot, and follows MOVED answers when slots move or a replica is promoted."""
+
+    async def connect() -> RedisCluster:
+        client = RedisCluster.from_url(url, max_connections=max_connections, **_CLIENT_OPTIONS)
+        try:
+            await client.initialize()
+        except BaseException:
+            await client.aclose()
+            raise
+        return client
+
+    client = await retry_until_up("redis", connect)
+    # Typed as the plain client: the services use commands, scripts, non-transactional
+    # pipelines, one-slot transactions and pub/sub, which both offer with the same calls.
+    return cast(aioredis.Redis, client)
 
 
 class _SentinelRedis(aioredis.Redis):

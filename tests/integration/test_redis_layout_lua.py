@@ -22,7 +22,7 @@ async def test_lua_keys_equal_python_keys(redis_client, namespace):
         "buyers_key('s1')": keys.buyers("s1"),
         "waitlist_key('s1')": keys.waitlist("s1"),
         "ticket_key('t1')": keys.ticket("t1"),
-        "command_key('c1')": keys.command("c1"),
+        "command_key('s1', 'c1')": keys.command("s1", "c1"),
         "idempotency_key('u1', 's1:k')": keys.idempotency("u1", "s1:k"),
         "SALES_INDEX": keys.sales_index,
         "SALE_UPDATES": keys.sale_updates,

@@ -235,14 +235,21 @@ async def _pongs(port: int) -> bool:
 
 class PrivateRedis(PrivateServer):
     """redis-server with the persistence deploy/redis.conf ships: AOF, fsync always; a
-    replica of another when ``replica_of`` names its port."""
+    replica of another when ``replica_of`` names its port; a Redis Cluster node (its
+    nodes.conf in its own directory) with ``cluster``: tests/support/redis_cluster.py joins
+    such nodes into a cluster."""
 
     kind = "redis"
 
-    def __init__(self, artifacts: Path, *, replica_of: int | None = None) -> None:
+    def __init__(
+        self, artifacts: Path, *, replica_of: int | None = None, cluster: bool = False
+    ) -> None:
         super().__init__(artifacts)
         self.port = free_port()
         self.replica_of = replica_of
+        self.cluster = cluster
+        # The cluster bus's port: by default port + 10000, which may be taken or past 65535.
+        self.bus_port = free_port() if cluster else None
 
     @property
     def url(self) -> str:
@@ -263,6 +270,8 @@ class PrivateRedis(PrivateServer):
             # A replica is served at once, not after the default 5 s diskless-sync delay.
             "--repl-diskless-sync-delay", "0",
             *(["--replicaof", "127.0.0.1", str(self.replica_of)] if self.replica_of else []),
+            *(["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+               "--cluster-port", str(self.bus_port)] if self.cluster else []),
         ]  # fmt: skip
 
     async def _answers(self) -> bool:

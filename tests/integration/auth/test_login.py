@@ -84,8 +84,8 @@ async def test_success_clears_the_username_failures(make_settings, start, redis_
     client = await start(settings)
     await register(client, "alice")
     assert (await login(client, "alice", "wrong password")).status == 401
-    keys = [k async for k in redis_client.scan_iter(match=f"{settings.namespace}:auth:*")]
-    failures = f"{settings.namespace}:auth:fail:user:alice:127.0.0.1"  # from this client
+    keys = [k async for k in redis_client.scan_iter(match=f"{settings.namespace}:{{auth}}:*")]
+    failures = f"{settings.namespace}:{{auth}}:fail:user:alice:127.0.0.1"  # from this client
     assert failures in keys
     assert (await login(client, "alice")).status == 200
     assert await redis_client.exists(failures) == 0

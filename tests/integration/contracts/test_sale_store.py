@@ -73,7 +73,7 @@ async def test_redelivery_repeats_the_first_decision(store):
     again = await store.decide([top_up, second, first])
     assert again == [once[2], once[1], once[0]]
     assert once[2] == StockIncreased(top_up.command_id, stock=3, remaining=2)
-    assert await store.command_outcome(top_up.command_id) == once[2]
+    assert await store.command_outcome(top_up.sale_id, top_up.command_id) == once[2]
     assert (await store.counters(sale_id))["remaining"] == 2
 
 
@@ -81,7 +81,7 @@ async def test_unknown_sales_and_commands(store):
     lost = buy(uuid4(), uuid4())
     assert await store.decide([lost]) == [UnknownSale(lost.sale_id)]
     assert await store.counters(uuid4()) is None
-    assert await store.command_outcome(uuid4()) is None
+    assert await store.command_outcome(uuid4(), uuid4()) is None
 
 
 async def test_create_is_once_and_can_start_from_a_remaining_count(store):

@@ -276,7 +276,7 @@ async def test_a_top_up_serves_the_waitlist_first_then_the_stock(store):
         promoted=((first.ticket_id, first.user_id), (second.ticket_id, second.user_id)),
     )
     assert await store.decide([top_up]) == [added]  # redelivered: applied once
-    assert await store.command_outcome(top_up.command_id) == added
+    assert await store.command_outcome(top_up.sale_id, top_up.command_id) == added
     after = await store.counters(sale_id)
     assert after == counters(stock=4, remaining=1, accepted=1, waitlisted=2, served=2)
     assert held(after) + after["remaining"] == after["stock"]

@@ -110,7 +110,7 @@ class FakeSaleStore(Failing):
             for sale_id, sale in self.sales.items()
         ]
 
-    async def command_outcome(self, command_id: UUID) -> StockIncreased | None:
+    async def command_outcome(self, sale_id: UUID, command_id: UUID) -> StockIncreased | None:
         self._maybe_fail()
         decision = self.decided.get(command_id)
         return decision if isinstance(decision, StockIncreased) else None

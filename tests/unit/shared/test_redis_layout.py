@@ -41,10 +41,12 @@ FRAGMENTS = sorted(
 
 def test_keys_follow_the_templates():
     keys = Keys("ns")
-    assert keys.sale("s1") == "ns:sale:s1"
-    assert keys.buyers("s1") == "ns:sale:s1:buyers"
-    assert keys.ticket("t1") == "ns:ticket:t1"
-    assert keys.command("c1") == "ns:cmd:c1"
+    sale = "9f5e5fdc-dd9b-4945-bca8-bb7682ff4f3a"
+    assert keys.sale(sale) == f"ns:{{f3a}}:sale:{sale}"
+    assert keys.buyers(sale) == f"ns:{{f3a}}:sale:{sale}:buyers"
+    assert keys.waitlist(sale) == f"ns:{{f3a}}:sale:{sale}:waitlist"
+    assert keys.ticket("t-0b7") == "ns:{0b7}:ticket:t-0b7"
+    assert keys.command(sale, "c1") == f"ns:{{f3a}}:cmd:{sale}:c1"
     assert keys.idempotency("u1", "s1:k") == "ns:idem:u1:s1:k"
     assert (keys.sales_index, keys.sale_updates, keys.ticket_updates) == (
         "ns:sales",

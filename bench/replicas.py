@@ -38,7 +38,7 @@ class Shape:
 
 SHAPES = (
     Shape("crowd", 40_000, 100, 64),
-    Shape("trickle", 6_000, 5, 1),
+    Shape("trickle", 3_000, 5, 1),
 )
 
 
@@ -122,7 +122,7 @@ async def wait_latency(port: int, samples: int = 1_000) -> dict[str, float]:
 
 
 async def measure(
-    config: BenchConfig, *, rounds: int = 2
+    config: BenchConfig, *, rounds: int = 3
 ) -> tuple[dict[str, float], list[ShapeResult]]:
     """Each shape ``rounds`` times with acks 0 then 1, on one private replicated pair."""
     artifacts = RESULTS / "replica-acks"
@@ -181,7 +181,7 @@ def table(latency: dict[str, float], results: list[ShapeResult]) -> str:
         for acks in (0, 1):
             each = ", ".join(f"{f.per_s:,.0f}" for f in result.runs[acks])
             cpu = " / ".join(f"{result.cpu_us(acks, p):.1f}" for p in processes)
-            lines.append(f"{s.name:<9} {acks:>4}  {result.per_s(acks):>9,.0f} ({each:<20})  {cpu}")
+            lines.append(f"{s.name:<9} {acks:>4}  {result.per_s(acks):>9,.0f} ({each:<24})  {cpu}")
     lines.append("")
     lines.append(
         "  one write alone / with WAIT 1: "
@@ -202,7 +202,7 @@ def table(latency: dict[str, float], results: list[ShapeResult]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.replicas", description=__doc__)
-    parser.add_argument("--rounds", type=int, default=2, help="runs of each setting, alternated")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each setting, alternated")
     args = parser.parse_args()
     latency, results = asyncio.run(measure(BenchConfig.from_env(), rounds=args.rounds))
     print(table(latency, results))

@@ -43,6 +43,11 @@ def requirements(env: Mapping[str, str]) -> tuple[Requirement, ...]:
         # The fault tests start private servers (tests/support/private_servers.py).
         Requirement("redis-server", ("/usr/bin/redis-server",), "the private Redis"),
         Requirement(
+            "redis-tools",
+            ("/usr/bin/redis-cli",),
+            "the private Redis Cluster (redis-cli --cluster create)",
+        ),
+        Requirement(
             "rabbitmq-server", ("/usr/lib/rabbitmq/bin/rabbitmq-server",), "the private RabbitMQ"
         ),
         Requirement(

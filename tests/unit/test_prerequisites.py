@@ -34,6 +34,7 @@ def test_the_suite_needs_these_debian_packages_at_these_paths():
         "nginx": ("/usr/sbin/nginx",),
         "prometheus": ("/usr/bin/promtool",),
         "redis-server": ("/usr/bin/redis-server",),
+        "redis-tools": ("/usr/bin/redis-cli",),
         "rabbitmq-server": ("/usr/lib/rabbitmq/bin/rabbitmq-server",),
         "postgresql": (
             "/usr/lib/postgresql/*/bin/initdb",

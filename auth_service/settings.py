@@ -68,7 +68,7 @@ class AuthSettings(ServiceSettings):
         mode="before",
     )
     @classmethod
-    def _empty_is_unset(cls, value: object) -> object:
+    def _empty_auth_setting_is_unset(cls, value: object) -> object:
         # `FOO=` in an env file or compose means "not set", not "the empty string".
         return None if value == "" else value
 

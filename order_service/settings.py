@@ -46,7 +46,7 @@ class OrderSettings(ServiceSettings):
 
     @field_validator("payment_webhook_secret", "payment_webhook_url", mode="before")
     @classmethod
-    def _empty_is_unset(cls, value: object) -> object:
+    def _empty_payment_setting_is_unset(cls, value: object) -> object:
         return None if value == "" else value
 
     @model_validator(mode="after")

@@ -137,6 +137,8 @@ class ServiceSettings(BaseSettings):
     @field_validator("git_commit", "redis_sentinels", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
+        # Subclasses name their own such validators differently: one of the same name would
+        # replace this one (pydantic), and `REDIS_SENTINELS=` would fail its pattern.
         return None if value == "" else value
 
     @property

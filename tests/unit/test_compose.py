@@ -59,6 +59,9 @@ SERVER_URLS = {
 AGREED = ("namespace", "intent_partitions", "jwt_issuer", "jwt_audience")
 # Started only by `docker compose --profile observability up` (see test_observability.py).
 OBSERVABILITY = {"prometheus", "grafana"}
+# Started only by the `cluster` profile (deploy/cluster.env turns it on and points the services
+# at these; tests/unit/test_compose_v2.py checks the result).
+CLUSTER = {"rabbitmq-2", "rabbitmq-3", "redis-replica", "sentinel-1", "sentinel-2", "sentinel-3"}
 # nginx in front of the gateways (deploy/nginx/, tests/unit/test_nginx_config.py).
 LOAD_BALANCER = "lb"
 
@@ -205,8 +208,9 @@ def test_compose_follows_the_specification():
     services = document["services"]
     profiled = {
         n for n in OBSERVABILITY & set(services) if services[n].get("profiles") == ["observability"]
-    }
+    } | {n for n in CLUSTER & set(services) if services[n].get("profiles") == ["cluster"]}
     assert set(services) - profiled == expected
+    assert profiled >= CLUSTER
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)

@@ -9,12 +9,15 @@ is what `docker compose up` does on a fresh checkout.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -22,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKER_COMPOSE = Path(sys.executable).with_name("docker-compose")
 
-PROFILES = {"default": (), "observability": ("observability",)}
+PROFILES = {"default": (), "observability": ("observability",), "cluster": ("cluster",)}
 # What the images built from this repository run.
 OURS = {
     "migrate": ["python", "-m", "shared.migrate"],
@@ -97,6 +100,7 @@ def test_only_the_load_balancer_publishes_host_ports(config):
     # A published host port cannot be shared: with one, `--scale gateway=3` fails on the
     # second replica. Prometheus and Grafana (one each, loopback only) are the exception.
     publishing = {name for name, s in config["services"].items() if s.get("ports")}
+    # (The cluster profile's servers publish nothing either.)
     assert publishing - {"prometheus", "grafana"} == {"lb"}
     (published,) = config["services"]["lb"]["ports"]
     assert (published["published"], published["target"]) == ("8080", 8080)
@@ -141,3 +145,76 @@ def test_the_example_env_file_gives_the_defaults(configs, workdir):
     # .env.example holds every default: used as the env file, nothing may change.
     example = resolve(workdir, "observability", ROOT / ".env.example")
     assert example == configs["observability"]
+
+
+# --- the cluster profile, as deploy/cluster.env turns it on ------------------------------------
+
+SETTINGS = {
+    "gateway": "gateway.settings.GatewaySettings",
+    "inventory_service": "inventory_service.settings.InventorySettings",
+    "order_service": "order_service.settings.OrderSettings",
+    "auth_service": "auth_service.settings.AuthSettings",
+}
+RABBITMQ_NODES = ("rabbitmq", "rabbitmq-2", "rabbitmq-3")
+SENTINELS = ("sentinel-1", "sentinel-2", "sentinel-3")
+
+
+@pytest.fixture(scope="session")
+def clustered(workdir) -> dict[str, Any]:
+    return resolve(workdir, "default", ROOT / "deploy" / "cluster.env")["services"]
+
+
+def settings_of(name: str, environment: dict[str, str], monkeypatch) -> Any:
+    module, _, cls = SETTINGS[name].rpartition(".")
+    for key in list(os.environ):
+        monkeypatch.delenv(key)
+    for key, value in environment.items():
+        monkeypatch.setenv(key, value)
+    return getattr(importlib.import_module(module), cls)()
+
+
+def test_cluster_env_starts_the_cluster_profile(clustered):
+    assert {*RABBITMQ_NODES, "redis", "redis-replica", *SENTINELS} <= set(clustered)
+
+
+@pytest.mark.parametrize("name", sorted(SETTINGS))
+def test_cluster_env_points_every_service_at_the_cluster(name, clustered, monkeypatch):
+    spec = clustered[name]
+    settings = settings_of(name, spec["environment"], monkeypatch)
+    assert {host for host, _ in settings.sentinel_addresses} == set(SENTINELS)
+    for host, port in settings.sentinel_addresses:
+        assert "26379" in " ".join(clustered[host]["entrypoint"]) and port == 26379
+        assert spec["depends_on"][host] == {"condition": "service_healthy", "required": False}
+    if "AMQP_URL" in spec["environment"]:
+        hosts = [urlsplit(url).hostname for url in settings.amqp_nodes]
+        assert hosts == list(RABBITMQ_NODES)
+        for host in RABBITMQ_NODES[1:]:
+            assert spec["depends_on"][host]["condition"] == "service_healthy"
+    if name == "inventory_service":
+        assert settings.redis_min_replica_acks == 1
+
+
+def test_cluster_nodes_share_a_cookie_and_join_the_first(clustered, workdir):
+    cookies = {clustered[n]["environment"]["RABBITMQ_COOKIE"] for n in RABBITMQ_NODES}
+    assert len(cookies) == 1 and "RABBITMQ_COOKIE" in " ".join(clustered["rabbitmq"]["entrypoint"])
+    volumes = {n: clustered[n]["volumes"][0]["source"] for n in RABBITMQ_NODES}
+    assert len(set(volumes.values())) == 3, "each node needs its own data volume"
+    for name in RABBITMQ_NODES[1:]:
+        (config,) = [v for v in clustered[name]["volumes"] if v["type"] == "bind"]
+        assert config["target"].startswith("/etc/rabbitmq/conf.d/")
+        text = (workdir / relative(config["source"], workdir)).read_text()
+        listed = re.findall(r"classic_config\.nodes\.\d+ = rabbit@(\S+)", text)
+        assert listed == [clustered[n]["hostname"] for n in RABBITMQ_NODES]
+
+
+def test_replica_and_sentinels_watch_the_primary_with_its_password(clustered):
+    primary = clustered["redis"]["command"]
+    password = primary[primary.index("--requirepass") + 1]
+    replica = clustered["redis-replica"]["command"]
+    assert replica[replica.index("--replicaof") + 1 :][:2] == ["redis", "6379"]
+    assert replica[replica.index("--masterauth") + 1] == password
+    for name in SENTINELS:
+        script = " ".join(clustered[name]["entrypoint"])
+        assert "sentinel monitor flashsale redis 6379 2" in script  # REDIS_SENTINEL_MASTER
+        assert clustered[name]["environment"]["REDIS_PASSWORD"] == password
+        assert clustered[name]["volumes"][0]["target"] == "/data", "remembers a failover"

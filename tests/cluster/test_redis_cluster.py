@@ -24,8 +24,9 @@ from redis.crc import key_slot
 
 from gateway.adapters.memory_tickets import TicketBoard
 from gateway.adapters.redis_tickets import RedisTicketRecords
-from inventory_service.adapters.redis_sales import RedisSaleStore
+from inventory_service.adapters.redis_sales import RedisSaleStore, legacy_product
 from inventory_service.domain import Accepted, NewSale, Rejected, StockIncreased
+from inventory_service.reconciliation import Outcome, Rebuild
 from order_service.adapters.postgres_payments import OrderChange
 from order_service.adapters.redis_tickets import RedisTicketFinaliser
 from shared.contracts.messages import AddStock, PlacePurchase
@@ -232,5 +233,26 @@ async def test_one_batch_of_sales_on_different_nodes_is_split_by_slot(cluster, n
             assert fields[TicketField.STATUS] == status, (purchase, fields)
         counters = [await store.counters(s) for s in (first, second)]
         assert [c and c["remaining"] for c in counters] == [0, 1]
+        # What reconcile reads: one transaction over the sale's keys, on its node.
+        state = await store.hot_state(second)
+        assert state is not None
+        assert (state.stock, state.remaining, state.buyers, state.waiting) == (2, 1, 1, 0)
+        # What reconcile --repair writes: the sale's keys in one transaction, then its tickets
+        # (one minted before tickets carried their sale's tag may be anywhere).
+        winner, legacy = buys[0], uuid4()
+        outcomes = [
+            Outcome(winner.ticket_id, winner.user_id, "confirmed", None, uuid4(), "paid"),
+            Outcome(legacy, uuid4(), "rejected", "sold_out", None, None),
+        ]
+        rebuilt = Rebuild(
+            remaining=0, accepted=1, rejected=1, released=0, decided=2,
+            buyers={winner.user_id: 1},
+        )  # fmt: skip
+        await store.replace(first, terms, legacy_product(first, "drop"), rebuilt, outcomes)
+        state = await store.hot_state(first)
+        assert state is not None
+        assert (state.accepted, state.rejected, state.remaining, state.buyers) == (1, 1, 0, 1)
+        assert await client.hget(keys.ticket(legacy), TicketField.DECISION) == "r:sold_out"
+        assert await client.hget(keys.ticket(winner.ticket_id), TicketField.ORDER_STATUS) == "paid"
     finally:
         await client.aclose()

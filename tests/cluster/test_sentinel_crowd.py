@@ -1,10 +1,12 @@
-"""The whole stack on Redis with a replica and Sentinel: the primary is SIGKILLed mid-crowd.
+"""The whole stack on Redis with replicas and Sentinel: the primary is SIGKILLed mid-crowd.
 
-A private primary, its replica and three Sentinels; the four services find the primary
-through the Sentinels (REDIS_SENTINELS) and the decider publishes a decision only once the
-replica holds it (REDIS_MIN_REPLICA_ACKS=1). The Sentinels promote the replica; the same
-processes follow it; the old primary is started again and becomes the new one's replica,
-after which decisions are safe again. Nothing is lost or oversold on the way.
+A private primary, its replica(s) and three Sentinels; the four services find the primary
+through the Sentinels (REDIS_SENTINELS) and the decider publishes a decision only once a
+replica holds it (REDIS_MIN_REPLICA_ACKS=1). The Sentinels promote a replica and the same
+processes follow it. With one replica, the new primary has none until the old primary is
+started again and becomes its replica: decisions wait until then. With two, the Sentinels
+point the other replica at the new primary and the old one stays dead. Nothing is lost or
+oversold on the way.
 
 What goes wrong without the acks (a decision the replica never had, given out twice after
 the failover) is shown on the store alone in test_redis_sentinel.py.
@@ -52,8 +54,8 @@ async def replicas_online(port: int) -> int:
     return sum(1 for k, v in info.items() if k.startswith("slave") and v.get("state") == "online")
 
 
-async def sentinels_see_everyone(sentinels: list[PrivateSentinel]) -> bool:
-    """Each Sentinel knows the replica and the two other Sentinels (so a failover can be
+async def sentinels_see_everyone(sentinels: list[PrivateSentinel], replicas: int) -> bool:
+    """Each Sentinel knows the replicas and the two other Sentinels (so a failover can be
     agreed on at once)."""
     for sentinel in sentinels:
         client = aioredis.Redis(port=sentinel.port, decode_responses=True, socket_timeout=1)
@@ -63,7 +65,7 @@ async def sentinels_see_everyone(sentinels: list[PrivateSentinel]) -> bool:
             return False
         finally:
             await client.aclose()
-        if int(master["num-slaves"]) < 1 or int(master["num-other-sentinels"]) < 2:
+        if int(master["num-slaves"]) < replicas or int(master["num-other-sentinels"]) < 2:
             return False
     return True
 
@@ -81,18 +83,22 @@ async def named_primary(sentinel: PrivateSentinel) -> int | None:
 
 
 @pytest.fixture
-async def replicated(request) -> AsyncIterator[tuple[PrivateRedis, PrivateRedis, list]]:
-    """A primary, its replica (synced) and three Sentinels that know them and each other."""
+async def replicated(request) -> AsyncIterator[tuple[PrivateRedis, list, list]]:
+    """A primary, ``request.param`` replicas (synced) and three Sentinels that know them
+    and each other."""
     artifacts = ARTIFACTS / request.node.name
     primary = PrivateRedis(artifacts)
     servers: list[PrivateRedis | PrivateSentinel] = [primary]
     try:
         await primary.start()
-        replica = PrivateRedis(artifacts, replica_of=primary.port)
-        servers.append(replica)
-        await replica.start()
+        replicas = [PrivateRedis(artifacts, replica_of=primary.port) for _ in range(request.param)]
+        servers.extend(replicas)
+        for replica in replicas:
+            await replica.start()
         await until(
-            lambda: _equals(replicas_online(primary.port), 1), timeout=20, what="replica synced"
+            lambda: _equals(replicas_online(primary.port), len(replicas)),
+            timeout=20,
+            what="replicas synced",
         )
         sentinels = [
             PrivateSentinel(artifacts, primary_port=primary.port, master=MASTER) for _ in range(3)
@@ -101,9 +107,11 @@ async def replicated(request) -> AsyncIterator[tuple[PrivateRedis, PrivateRedis,
         for sentinel in sentinels:
             await sentinel.start()
         await until(
-            lambda: sentinels_see_everyone(sentinels), timeout=30, what="Sentinels in touch"
+            lambda: sentinels_see_everyone(sentinels, len(replicas)),
+            timeout=30,
+            what="Sentinels in touch",
         )
-        yield primary, replica, sentinels
+        yield primary, replicas, sentinels
     finally:
         for server in servers:
             server.close()
@@ -123,10 +131,15 @@ def figures(request) -> Iterator[dict[str, Any]]:
     write_json(ARTIFACTS / request.node.name / "figures.json", data)
 
 
+@pytest.mark.parametrize("replicated", [1, 2], ids=["one_replica", "two_replicas"], indirect=True)
 async def test_primary_killed_mid_crowd_sentinel_promotes_and_nothing_is_lost(
     request, replicated, servers, database_url, namespace, tmp_path, figures
 ):
-    primary, replica, sentinels = replicated
+    primary, replicas, sentinels = replicated
+    scenario = (
+        f"Redis primary SIGKILL, Sentinel failover, {len(replicas)} replica(s),"
+        " REDIS_MIN_REPLICA_ACKS=1"
+    )
     addresses = [s.address for s in sentinels]
     # The checks read through Sentinel too: after the failover they must see the new primary.
     checks_client = await open_redis_via_sentinel(primary.url, addresses, MASTER)
@@ -159,31 +172,28 @@ async def test_primary_killed_mid_crowd_sentinel_promotes_and_nothing_is_lost(
             await primary.kill()
             killed = outage.down
             await until(
-                lambda: _promoted(sentinels, replica.port),
+                lambda: _promoted(sentinels, [r.port for r in replicas]),
                 timeout=30,
-                what="the replica promoted by the Sentinels",
+                what="a replica promoted by the Sentinels",
             )
             promoted = time.monotonic()
             # The services find the new primary by themselves: only 503s until then.
             outage.back = promoted
+            new_primary = await _named(sentinels)
+            assert new_primary is not None
             ready_without_replica = await readiness(rig)
             # Until it has a replica again, decisions are refused (not published unsafe).
-            await primary.start()  # its AOF; the Sentinels make it the new primary's replica
+            if len(replicas) == 1:
+                await primary.start()  # its AOF; the Sentinels make it the new one's replica
             await until(
-                lambda: _equals(replicas_online(replica.port), 1),
+                lambda: _equals(replicas_online(new_primary), 1),
                 timeout=40,
-                what="the old primary synced as the new primary's replica",
+                what="a replica synced with the new primary",
             )
             resynced = time.monotonic()
             backlog = asyncio.create_task(backlog_final(rig, crowd, resynced, timeout=30))
             attempts = await task
-        figures.update(
-            answered(
-                scenario="Redis primary SIGKILL, Sentinel failover (REDIS_MIN_REPLICA_ACKS=1)",
-                fault="",
-                attempts=attempts,
-            )
-        )
+        figures.update(answered(scenario=scenario, fault="", attempts=attempts))
         check_http(attempts, rig.outages)
         first_202 = min(
             (a.ended for a in attempts if a.status == 202 and a.started >= killed),
@@ -206,14 +216,21 @@ async def test_primary_killed_mid_crowd_sentinel_promotes_and_nothing_is_lost(
         assert settled.result.confirmed == STOCK, "demand exceeded the stock: all of it sold"
         assert answers_since(attempts, first_202, 202) > 0
         refused = log_lines(rig.stack.inventory, "batch failed, retrying")
+        if len(replicas) == 1:
+            # The gate held: with no replica, batches were refused rather than published.
+            assert refused, "decisions went out while the new primary had no replica"
         figures.update(
             summarise(
-                scenario="Redis primary SIGKILL, Sentinel failover (REDIS_MIN_REPLICA_ACKS=1)",
+                scenario=scenario,
                 fault=(
                     "private primary SIGKILLed after 25% of attempts; the Sentinels promoted "
-                    f"its replica {recovery['promoted_s']} s later; the old primary started "
-                    f"again and synced as the new replica {recovery['replica_synced_s']} s "
-                    "after the kill"
+                    f"a replica {recovery['promoted_s']} s later; "
+                    + (
+                        "the old primary started again and synced as its replica"
+                        if len(replicas) == 1
+                        else "the other replica synced with it (the old primary stays dead)"
+                    )
+                    + f" {recovery['replica_synced_s']} s after the kill"
                 ),
                 attempts=attempts,
                 settled=settled,
@@ -227,12 +244,21 @@ async def test_primary_killed_mid_crowd_sentinel_promotes_and_nothing_is_lost(
         print(f"\n{figures['answers']}\n{recovery}")
 
 
-async def _promoted(sentinels: list[PrivateSentinel], port: int) -> bool:
-    """The Sentinels name ``port`` and it serves as a primary."""
-    named = await asyncio.gather(*(named_primary(s) for s in sentinels))
-    if sum(1 for n in named if n == port) < 2:
+async def _promoted(sentinels: list[PrivateSentinel], ports: list[int]) -> bool:
+    """Two Sentinels name one of ``ports`` and it serves as a primary."""
+    port = await _named(sentinels)
+    if port not in ports:
         return False
     return (await _info(port, "replication")).get("role") == "master"
+
+
+async def _named(sentinels: list[PrivateSentinel]) -> int | None:
+    """The primary most Sentinels name (at least two of them), if any."""
+    named = await asyncio.gather(*(named_primary(s) for s in sentinels))
+    for port in set(named):
+        if port is not None and named.count(port) >= 2:
+            return port
+    return None
 
 
 async def _decided(rig) -> int:

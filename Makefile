@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install prerequisites run test test-unit test-integration test-e2e test-faults test-security bench profile lint fmt up down clean
+.PHONY: install prerequisites run test test-unit test-integration test-e2e test-faults test-security test-cluster bench profile lint fmt up down clean
 
 install: $(STAMP)
 
@@ -42,6 +42,10 @@ test-faults: prerequisites install
 
 test-security: prerequisites install
 	$(PY) -m pytest tests/security
+
+# Private RabbitMQ clusters, Redis with Sentinels, a Redis Cluster (issue 12).
+test-cluster: prerequisites install
+	$(PY) -m pytest tests/cluster
 
 # A flash crowd against the engine and the conventional design (needs the three servers).
 bench: install

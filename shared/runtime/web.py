@@ -30,6 +30,11 @@ M = TypeVar("M", bound=BaseModel)
 DEPENDENCY_ERRORS: tuple[type[BaseException], ...] = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
+    # A Redis Cluster losing a master: its slots unserved until a replica takes over
+    # (CLUSTERDOWN, MASTERDOWN, TRYAGAIN while slots move, or no node known for a slot).
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.SlotNotCoveredError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
     asyncpg.CannotConnectNowError,

@@ -31,13 +31,20 @@ SERVERS = {
 }
 
 
+def _reachable(url: str, port: int) -> bool:
+    parts = urlsplit(url)
+    try:
+        socket.create_connection((parts.hostname or "127.0.0.1", parts.port or port), 2).close()
+    except OSError:
+        return False
+    return True
+
+
 def check_servers(env: dict[str, str]) -> None:
     down = []
     for name, (default, port, label) in SERVERS.items():
-        url = urlsplit(env.get(name, default))
-        try:
-            socket.create_connection((url.hostname or "127.0.0.1", url.port or port), 2).close()
-        except OSError:
+        # AMQP_URL may list a cluster's nodes: the services need one of them.
+        if not any(_reachable(url, port) for url in env.get(name, default).split(",")):
             down.append(f"  {label} at {env.get(name, default)} ({name})")
     if down:
         sys.exit(

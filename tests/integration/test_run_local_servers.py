@@ -25,7 +25,7 @@ def test_one_live_node_of_a_cluster_is_enough(servers):
     dead = f"amqp://guest:guest@127.0.0.1:{free_port()}/"
     env = {
         "AMQP_URL": f"{dead},{servers.amqp_url}",
-        "DATABASE_URL": servers.database_url,
+        "DATABASE_URL": servers.postgres_url,
         "REDIS_URL": servers.redis_url,
     }
     run_local().check_servers(env)  # returns: nothing to report
@@ -33,7 +33,7 @@ def test_one_live_node_of_a_cluster_is_enough(servers):
 
 def test_no_live_node_stops_it_naming_the_variable(servers):
     dead = [f"amqp://guest:guest@127.0.0.1:{free_port()}/" for _ in range(2)]
-    env = {"AMQP_URL": ",".join(dead), "DATABASE_URL": servers.database_url}
+    env = {"AMQP_URL": ",".join(dead), "DATABASE_URL": servers.postgres_url}
     env["REDIS_URL"] = servers.redis_url
     with pytest.raises(SystemExit, match=r"RabbitMQ at .* \(AMQP_URL\)"):
         run_local().check_servers(env)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -170,7 +171,7 @@ async def test_primary_killed_mid_crowd_sentinel_promotes_and_nothing_is_lost(
             decided_before = await _decided(rig)
             outage = rig.outage("redis primary")
             await primary.kill()
-            killed = outage.down
+            killed, killed_at = outage.down, datetime.now(UTC)
             await until(
                 lambda: _promoted(sentinels, [r.port for r in replicas]),
                 timeout=30,
@@ -216,6 +217,14 @@ async def test_primary_killed_mid_crowd_sentinel_promotes_and_nothing_is_lost(
         assert settled.result.confirmed == STOCK, "demand exceeded the stock: all of it sold"
         assert answers_since(attempts, first_202, 202) > 0
         refused = log_lines(rig.stack.inventory, "batch failed, retrying")
+        # When the decider last had to hold a batch back: decisions safe again after that.
+        recovery["last_batch_held_back_s"] = max(
+            (round((_logged_at(e) - killed_at).total_seconds(), 2) for e in refused),
+            default=None,
+        )
+        # More than one failover (a Sentinel losing sight of the new primary too) shows as a
+        # configuration epoch above 1.
+        recovery["failovers"] = await _config_epoch(sentinels)
         if len(replicas) == 1:
             # The gate held: with no replica, batches were refused rather than published.
             assert refused, "decisions went out while the new primary had no replica"
@@ -250,6 +259,25 @@ async def _promoted(sentinels: list[PrivateSentinel], ports: list[int]) -> bool:
     if port not in ports:
         return False
     return (await _info(port, "replication")).get("role") == "master"
+
+
+def _logged_at(entry: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(entry["ts"].replace("Z", "+00:00"))
+
+
+async def _config_epoch(sentinels: list[PrivateSentinel]) -> int | None:
+    """The highest configuration epoch a Sentinel reports: one per failover done."""
+    epochs = []
+    for sentinel in sentinels:
+        client = aioredis.Redis(port=sentinel.port, decode_responses=True, socket_timeout=1)
+        try:
+            master: Any = await client.sentinel_master(MASTER)
+            epochs.append(int(master["config-epoch"]))
+        except (RedisError, OSError, KeyError):
+            continue
+        finally:
+            await client.aclose()
+    return max(epochs, default=None)
 
 
 async def _named(sentinels: list[PrivateSentinel]) -> int | None:

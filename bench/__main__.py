@@ -42,6 +42,7 @@ from bench.system import (
 from shared.runtime.launcher import ServiceProcess, start_in_order, stop_all
 
 BASELINE_PORT = 18090
+REPLICA_ACKS = "replica_acks"  # the step after the engine's phases and the baseline
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -72,12 +73,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--skip-baseline", action="store_true")
     p.add_argument(
-        "--skip-replica-acks",
-        action="store_true",
-        help="skip the last step: one sale's decider on a private Redis primary + replica,"
-        " REDIS_MIN_REPLICA_ACKS=0 against =1 (bench/replicas.py)",
-    )
-    p.add_argument(
         "--warm-tokens",
         action="store_true",
         help="let every token make one request before the phases, so the gateway has verified "
@@ -89,8 +84,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=2_000,
         help="streams phase: sale event streams held open during a burst",
     )
-    names = ",".join(p.name for p in PHASES)
-    p.add_argument("--phases", default=names, help=f"comma-separated subset of {names}")
+    names = ",".join([*(p.name for p in PHASES), REPLICA_ACKS])
+    p.add_argument(
+        "--phases",
+        default=names,
+        help=f"comma-separated subset of {names} ({REPLICA_ACKS}: one sale's decider on a private"
+        " Redis primary + replica, REDIS_MIN_REPLICA_ACKS=0 against =1, bench/replicas.py)",
+    )
     p.add_argument("--label", default="", help="a note stored with the results")
     p.add_argument(
         "--code",
@@ -211,7 +211,9 @@ async def main(args: argparse.Namespace) -> int:
         config.code_root = args.code.resolve()
     print("resetting the bench namespace and database …", file=sys.stderr, flush=True)
     await reset(config)
-    phases, loads = await engine_phases(args, config)
+    wanted = set(args.phases.split(","))
+    engine = wanted & {p.name for p in PHASES}
+    phases, loads = await engine_phases(args, config) if engine else ([], {})
     baseline_attempts: list[Attempt] = []
     ratio = math.nan
     if not args.skip_baseline:
@@ -221,7 +223,7 @@ async def main(args: argparse.Namespace) -> int:
         if engine_burst is not None:
             ratio = engine_burst.outcomes_per_s / figures.outcomes_per_s
     replica_acks = ""
-    if not args.skip_replica_acks:
+    if REPLICA_ACKS in wanted:
         print("REDIS_MIN_REPLICA_ACKS on a private replicated pair …", file=sys.stderr, flush=True)
         latency, acks = await replicas.measure(config)
         replica_acks = replicas.table(latency, acks)
@@ -241,9 +243,10 @@ async def main(args: argparse.Namespace) -> int:
         "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
     }
     header = f"flash-sale bench {stamp} ({meta['machine']}, services on {args.event_loop})"
-    print(table(phases, ratio=ratio, header=header))
+    if phases:
+        print(table(phases, ratio=ratio, header=header) + "\n")
     if replica_acks:
-        print("\n" + replica_acks)
+        print(replica_acks)
         meta["replica_acks"] = {
             "wait_latency_us": latency,
             "shapes": [result.as_json() for result in acks],

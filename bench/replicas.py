@@ -19,12 +19,19 @@ import asyncio
 import statistics
 import time
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import uuid4
 
 import redis.asyncio as aioredis
 
 from bench.decider import DeciderFigures, decide_alone
 from bench.system import RESULTS, BenchConfig
+from inventory_service.adapters.redis_sales import RedisSaleStore
+from inventory_service.domain import NewSale
+from shared.contracts.messages import PlacePurchase
+from shared.contracts.redis_layout import Keys
+from shared.contracts.sales import datetime_to_ms
 from tests.support.private_servers import PrivateRedis
 
 
@@ -121,9 +128,60 @@ async def wait_latency(port: int, samples: int = 1_000) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in timings.items()}
 
 
+async def decide_latency(port: int, size: int, samples: int) -> tuple[float, float]:
+    """Median µs of one decision call of ``size`` purchases on the store alone, without and
+    with REDIS_MIN_REPLICA_ACKS=1, alternated: with it the call returns once the replica has
+    applied the whole batch."""
+    client = aioredis.Redis(port=port, decode_responses=True, protocol=2)
+    now = datetime.now(UTC)
+    sale = NewSale(
+        name="probe",
+        stock=10**9,
+        starts_at=now - timedelta(minutes=1),
+        ends_at=now + timedelta(hours=1),
+    )
+    timings: dict[int, list[float]] = {0: [], 1: []}
+    try:
+        stores = {}
+        for acks in (0, 1):
+            keys = Keys(f"benchreplicas{acks}")
+            stores[acks] = (RedisSaleStore(client, keys, min_replica_acks=acks), uuid4())
+            await stores[acks][0].create(stores[acks][1], sale)
+        for _ in range(samples):
+            for acks, (store, sale_id) in stores.items():
+                batch = [
+                    PlacePurchase(
+                        ticket_id=uuid4(),
+                        sale_id=sale_id,
+                        user_id=uuid4(),
+                        requested_at_ms=datetime_to_ms(now),
+                    )
+                    for _ in range(size)
+                ]
+                started = time.perf_counter()
+                await store.decide(batch)
+                timings[acks].append((time.perf_counter() - started) * 1e6)
+        probe = [k async for k in client.scan_iter("benchreplicas?:*", count=10_000)]
+        for first in range(0, len(probe), 10_000):
+            await client.delete(*probe[first : first + 10_000])
+    finally:
+        await client.aclose()
+    return statistics.median(timings[0]), statistics.median(timings[1])
+
+
+async def call_latencies(port: int) -> dict[str, tuple[float, float]]:
+    """What waiting for the replica adds to one call (µs, alone / waiting), by call."""
+    write = await wait_latency(port)
+    return {
+        "one write": (write["write"], write["write + WAIT"]),
+        "a decision call of 5": await decide_latency(port, 5, samples=300),
+        "a decision call of 2,800": await decide_latency(port, 2_800, samples=15),
+    }
+
+
 async def measure(
     config: BenchConfig, *, rounds: int = 3
-) -> tuple[dict[str, float], list[ShapeResult]]:
+) -> tuple[dict[str, tuple[float, float]], list[ShapeResult]]:
     """Each shape ``rounds`` times with acks 0 then 1, on one private replicated pair."""
     artifacts = RESULTS / "replica-acks"
     primary = PrivateRedis(artifacts)
@@ -136,7 +194,7 @@ async def measure(
         assert primary.process is not None
         assert replica.process is not None
         watched = {"redis primary": primary.process.pid, "redis replica": replica.process.pid}
-        latency = await wait_latency(primary.port)
+        latency = await call_latencies(primary.port)
         on_pair = replace(config, namespace="benchreplicas", partitions=1, redis_url=primary.url)
         results = []
         for shape in SHAPES:
@@ -167,7 +225,7 @@ async def measure(
             replica.close()
 
 
-def table(latency: dict[str, float], results: list[ShapeResult]) -> str:
+def table(latency: dict[str, tuple[float, float]], results: list[ShapeResult]) -> str:
     """One row per shape and setting, then the ratio of each shape."""
     processes = ("inventory", "redis primary", "redis replica")
     lines = [
@@ -183,11 +241,9 @@ def table(latency: dict[str, float], results: list[ShapeResult]) -> str:
             cpu = " / ".join(f"{result.cpu_us(acks, p):.1f}" for p in processes)
             lines.append(f"{s.name:<9} {acks:>4}  {result.per_s(acks):>9,.0f} ({each:<24})  {cpu}")
     lines.append("")
-    lines.append(
-        "  one write alone / with WAIT 1: "
-        + " / ".join(f"{v:.0f}" for v in latency.values())
-        + " µs (medians of 1,000 each, alternated)"
-    )
+    lines.append("  per call, alone / waiting for the replica (medians, alternated):")
+    for name, (alone, waiting) in latency.items():
+        lines.append(f"    {name}: {alone:,.0f} / {waiting:,.0f} µs ({waiting - alone:+,.0f} µs)")
     for result in results:
         s = result.shape
         extra = sum(result.cpu_us(1, p) - result.cpu_us(0, p) for p in processes)

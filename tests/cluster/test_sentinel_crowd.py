@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,7 +27,7 @@ from redis.exceptions import RedisError
 from shared.runtime.resources import open_redis_via_sentinel
 from tests.faults.checks import answered, check_http, recovered_at, settle, summarise
 from tests.faults.crowd import answers_since
-from tests.faults.rig import ADMIN, backlog_final, log_lines, open_rig, running, until, write_json
+from tests.faults.rig import ADMIN, backlog_final, log_lines, open_rig, running, until
 from tests.faults.test_server_restarts import assert_same_processes, pids, readiness
 from tests.support.private_servers import PrivateRedis, PrivateSentinel
 from tests.support.processes import ARTIFACTS
@@ -120,16 +120,6 @@ async def replicated(request) -> AsyncIterator[tuple[PrivateRedis, list, list]]:
 
 async def _equals(value: Any, expected: int) -> bool:
     return await value == expected
-
-
-@pytest.fixture
-def figures(request) -> Iterator[dict[str, Any]]:
-    """The scenario's figures, in tests/artifacts/<test>/figures.json (as tests/faults do)."""
-    data: dict[str, Any] = {}
-    started = time.monotonic()
-    yield data
-    data.update(test=request.node.nodeid, test_seconds=round(time.monotonic() - started, 1))
-    write_json(ARTIFACTS / request.node.name / "figures.json", data)
 
 
 @pytest.mark.parametrize("replicated", [1, 2], ids=["one_replica", "two_replicas"], indirect=True)

@@ -217,8 +217,10 @@ class PrivateServer:
             shutil.rmtree(self.base, ignore_errors=True)
 
     def _artifact_name(self, path: Path) -> str:
-        """What a log is called among the test's artifacts."""
-        return f"private-{self.kind}-{path.name}"
+        """What a log is called among the test's artifacts: by port too, as a scenario may
+        run several servers of a kind (a replica, Sentinels, cluster nodes)."""
+        port = getattr(self, "port", None)
+        return f"private-{self.kind}{f'-{port}' if port else ''}-{path.name}"
 
 
 async def _pongs(port: int) -> bool:

@@ -32,7 +32,7 @@ from inventory_service.domain import NewSale
 from shared.contracts.messages import PlacePurchase
 from shared.contracts.redis_layout import Keys
 from shared.contracts.sales import datetime_to_ms
-from tests.support.private_servers import PrivateRedis
+from tests.support.private_servers import PrivateRedis, replicas_online
 
 
 @dataclass(frozen=True)
@@ -82,17 +82,11 @@ class ShapeResult:
 
 
 async def _replica_synced(primary: PrivateRedis, within: float = 30) -> None:
-    client = aioredis.Redis(port=primary.port, decode_responses=True)
-    try:
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            info = await client.info("replication")
-            if any(k.startswith("slave") and v.get("state") == "online" for k, v in info.items()):
-                return
-            await asyncio.sleep(0.1)
-    finally:
-        await client.aclose()
-    raise RuntimeError(f"the private replica did not sync within {within} s")
+    deadline = time.monotonic() + within
+    while await replicas_online(primary.port) == 0:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the private replica did not sync within {within} s")
+        await asyncio.sleep(0.1)
 
 
 async def _wait_calls(port: int) -> int:

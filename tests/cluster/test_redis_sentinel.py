@@ -23,7 +23,7 @@ from shared.contracts.messages import PlacePurchase
 from shared.contracts.redis_layout import Keys, TicketField
 from shared.contracts.sales import datetime_to_ms
 from shared.runtime.resources import open_redis_via_sentinel
-from tests.support.private_servers import PrivateRedis, PrivateSentinel
+from tests.support.private_servers import PrivateRedis, PrivateSentinel, replicas_online
 from tests.support.processes import ARTIFACTS
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -45,18 +45,6 @@ def buy(sale_id) -> PlacePurchase:
     return PlacePurchase(
         ticket_id=uuid4(), sale_id=sale_id, user_id=uuid4(), requested_at_ms=datetime_to_ms(NOW)
     )
-
-
-async def replicas_online(port: int) -> int:
-    """Replicas done with their first sync (a connected one may still wait for it)."""
-    client = aioredis.Redis(port=port, decode_responses=True)
-    try:
-        info = await client.info("replication")
-        return sum(
-            1 for k, v in info.items() if k.startswith("slave") and v.get("state") == "online"
-        )
-    finally:
-        await client.aclose()
 
 
 async def until(condition, within: float, what: str) -> float:

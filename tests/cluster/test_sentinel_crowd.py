@@ -29,7 +29,7 @@ from tests.faults.checks import answered, check_http, recovered_at, settle, summ
 from tests.faults.crowd import answers_since
 from tests.faults.rig import ADMIN, backlog_final, log_lines, open_rig, running, until
 from tests.faults.test_server_restarts import assert_same_processes, pids, readiness
-from tests.support.private_servers import PrivateRedis, PrivateSentinel
+from tests.support.private_servers import PrivateRedis, PrivateSentinel, replicas_online
 from tests.support.processes import ARTIFACTS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
@@ -47,12 +47,6 @@ async def _info(port: int, section: str) -> dict[str, Any]:
         return {}
     finally:
         await client.aclose()
-
-
-async def replicas_online(port: int) -> int:
-    """Replicas of the Redis on ``port`` done with their first sync."""
-    info = await _info(port, "replication")
-    return sum(1 for k, v in info.items() if k.startswith("slave") and v.get("state") == "online")
 
 
 async def sentinels_see_everyone(sentinels: list[PrivateSentinel], replicas: int) -> bool:

@@ -235,6 +235,19 @@ async def _pongs(port: int) -> bool:
         await client.aclose()
 
 
+async def replicas_online(port: int) -> int:
+    """Replicas of the Redis on ``port`` done with their first sync (a connected one may still
+    wait for it); 0 while that Redis does not answer."""
+    client = aioredis.Redis(port=port, decode_responses=True, socket_timeout=1)
+    try:
+        info = await client.info("replication")
+    except (redis.exceptions.RedisError, OSError):
+        return 0
+    finally:
+        await client.aclose()
+    return sum(1 for k, v in info.items() if k.startswith("slave") and v.get("state") == "online")
+
+
 class PrivateRedis(PrivateServer):
     """redis-server with the persistence deploy/redis.conf ships: AOF, fsync always; a
     replica of another when ``replica_of`` names its port; a Redis Cluster node (its

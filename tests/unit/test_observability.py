@@ -24,6 +24,7 @@ from prometheus_client.metrics import MetricWrapperBase
 from shared.runtime.metrics import metrics_routes
 from tests.unit.test_compose import (
     APP_SERVICES,
+    CLUSTER,
     ROOT,
     compose,
     environment,
@@ -331,6 +332,8 @@ def test_observability_services_exist_only_under_their_profile():
     for name, spec in services.items():
         if name in OBSERVABILITY:
             assert spec.get("profiles") == [PROFILE], f"{name} must start only with the profile"
+        elif name in CLUSTER:
+            assert spec.get("profiles") == ["cluster"], f"{name} is a cluster profile server"
         else:
             # A profile on any other service would drop it from a plain `docker compose up`.
             assert "profiles" not in spec, f"{name} has a profile"

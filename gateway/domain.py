@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 from uuid import UUID
@@ -210,6 +211,35 @@ class Ticket:
             f'"position":{json.dumps(self.position(decided, served))},'
             f'"order_status":{json.dumps(self.order_status)}}}'
         ).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    """A purchase on its way to its sale's line: the fields of a ``place_purchase`` command
+    (shared.contracts.messages.PlacePurchase), kept as the strings they are written as (Redis
+    arguments, JSON). Made by this process from values already checked, so never validated
+    again: a pydantic model per purchase, its UUIDs turned into strings three times over, cost
+    ~8 µs of every purchase."""
+
+    ticket_id: str
+    sale_id: str
+    user_id: str
+    requested_at_ms: int
+
+
+def intent_batch_json(intents: Sequence[Intent]) -> bytes:
+    """The ``command_batch`` message of ``intents``: byte for byte what encode(CommandBatch)
+    makes of the same commands (tests/unit/gateway/test_intents.py), every field a UUID
+    string or an int, so nothing needs escaping."""
+    return (
+        '{"type":"command_batch","version":1,"commands":['
+        + ",".join(
+            f'{{"type":"place_purchase","ticket_id":"{i.ticket_id}","sale_id":"{i.sale_id}",'
+            f'"user_id":"{i.user_id}","requested_at_ms":{i.requested_at_ms}}}'
+            for i in intents
+        )
+        + "]}"
+    ).encode()
 
 
 @dataclass(frozen=True)

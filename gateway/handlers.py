@@ -4,15 +4,13 @@ broker), and show a ticket. Dependencies are passed in (ports.py)."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from uuid import UUID
 
 from gateway.batching import MicroBatcher
-from gateway.domain import AdmissionLimits, Earlier, Ticket, admit, ensure_purchasable
+from gateway.domain import AdmissionLimits, Earlier, Intent, Ticket, admit, ensure_purchasable
 from gateway.ports import IdempotencyKeys, IntentQueue, SaleCatalog, TicketRecords
+from gateway.ticket_ids import new_ticket_id
 from shared.contracts.errors import Conflict, NotFound, ServiceUnavailable
-from shared.contracts.messages import PlacePurchase
-from shared.contracts.redis_layout import ticket_id_for
 from shared.contracts.sales import now_ms
 from shared.contracts.topology import Names
 from shared.runtime import request_ids
@@ -21,10 +19,8 @@ from shared.runtime.web import DEPENDENCY_ERRORS
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class _Queued:
-    purchase: PlacePurchase
-    request_id: str | None
+# An intent and the id of the request that made it (for its message's headers).
+_Queued = tuple[Intent, str | None]
 
 
 class Purchases:
@@ -53,7 +49,8 @@ class Purchases:
         self._idempotency = idempotency
         self._names = names
         self._limits = limits
-        self._partitions: dict[UUID, int] = {}  # sale -> partition, computed once per sale
+        # sale -> (partition, id as a string), computed once per sale
+        self._lines: dict[UUID, tuple[int, str]] = {}
         self._batcher: MicroBatcher[int, _Queued] = MicroBatcher(
             self._queue_batch, linger=linger, max_batch=max_batch
         )
@@ -74,25 +71,22 @@ class Purchases:
         # Refused here without enqueueing: outside the window, sold out, or a line that
         # already holds more than it can serve.
         ensure_purchasable(sale.state())
-        partition = self._partition(sale_id)
+        partition, sale_text = self._line(sale_id)
         admit(
             remaining=sale.capacity,
             waiting_for_sale=sale.waiting,
             waiting_in_partition=sum(
-                s.waiting for s in self._sales.known() if self._partition(s.sale_id) == partition
+                s.waiting for s in self._sales.known() if self._line(s.sale_id)[0] == partition
             ),
             limits=self._limits,
         )
-        ticket_id = ticket_id_for(sale_id)  # in its sale's Redis slot (redis_layout)
+        ticket_id = new_ticket_id(sale_id)  # in its sale's Redis slot (redis_layout)
         earlier = await key.claim(ticket_id)
         if earlier is not None:  # a concurrent request with the same key won the claim
             return await self._earlier_ticket(user_id, earlier)
-        # Constructed, not validated: every field comes from this process, already typed.
-        purchase = PlacePurchase.model_construct(
-            ticket_id=ticket_id, sale_id=sale_id, user_id=user_id, requested_at_ms=now_ms()
-        )
+        intent = Intent(ticket_id, sale_text, str(user_id), now_ms())
         try:
-            await self._batcher.submit(partition, _Queued(purchase, request_ids.current()))
+            await self._batcher.submit(partition, (intent, request_ids.current()))
         except BaseException as exc:
             await key.release()  # whatever failed, a repeat may try again
             if isinstance(exc, DEPENDENCY_ERRORS):
@@ -101,13 +95,13 @@ class Purchases:
                 ) from None
             raise
         await key.confirm(ticket_id)
-        return str(ticket_id), "queued"
+        return ticket_id, "queued"
 
     async def _queue_batch(self, partition: int, batch: list[_Queued]) -> None:
         """Record the batch's tickets, then put its intents in line; undo the records if the
         broker does not take them."""
-        purchases = [queued.purchase for queued in batch]
-        ids = [queued.request_id for queued in batch]
+        purchases = [intent for intent, _ in batch]
+        ids = [request_id for _, request_id in batch]
         try:
             # The records exist before the intent can be decided, so the decider's
             # "accepted" always lands on a ticket the gateway already wrote.
@@ -123,25 +117,25 @@ class Purchases:
                 extra={
                     "partition": partition,
                     "size": len(batch),
-                    "ticket_ids": [str(p.ticket_id) for p in purchases],
+                    "ticket_ids": [p.ticket_id for p in purchases],
                     "request_ids": request_ids.present(ids),
                     "error": f"{type(exc).__name__}: {exc}",
                 },
             )
             raise
 
-    async def _withdraw(self, purchases: list[PlacePurchase]) -> None:
+    async def _withdraw(self, purchases: list[Intent]) -> None:
         try:
             await self._tickets.withdraw(purchases)
         except DEPENDENCY_ERRORS as exc:
             # Only admission control reads the count; it recovers as the line drains.
             log.warning("enqueued count not taken back", extra={"error": f"{exc!r}"})
 
-    def _partition(self, sale_id: UUID) -> int:
-        partition = self._partitions.get(sale_id)
-        if partition is None:
-            partition = self._partitions[sale_id] = self._names.partition_of(sale_id)
-        return partition
+    def _line(self, sale_id: UUID) -> tuple[int, str]:
+        line = self._lines.get(sale_id)
+        if line is None:
+            line = self._lines[sale_id] = (self._names.partition_of(sale_id), str(sale_id))
+        return line
 
     async def _earlier_ticket(self, user_id: UUID, earlier: Earlier) -> tuple[str, str]:
         if earlier.in_progress:

@@ -11,8 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Protocol
 from uuid import UUID
 
-from gateway.domain import Earlier, SaleSnapshot, Ticket
-from shared.contracts.messages import PlacePurchase
+from gateway.domain import Earlier, Intent, SaleSnapshot, Ticket
 
 
 class SaleCatalog(Protocol):
@@ -27,11 +26,11 @@ class SaleCatalog(Protocol):
 class TicketRecords(Protocol):
     """Ticket records: written when a batch is queued, read by polls and streams."""
 
-    async def issue(self, purchases: Sequence[PlacePurchase]) -> None:
+    async def issue(self, purchases: Sequence[Intent]) -> None:
         """Record a batch as queued and counted in its sales' lines; on failure nothing of
         it is left behind."""
 
-    async def withdraw(self, purchases: Sequence[PlacePurchase]) -> None:
+    async def withdraw(self, purchases: Sequence[Intent]) -> None:
         """A recorded batch the broker did not take: not in line, and no ticket to show."""
 
     async def get(self, ticket_id: str, owner: str) -> Ticket | None:
@@ -47,7 +46,7 @@ class IntentQueue(Protocol):
     """The sales' lines on the broker, one per partition."""
 
     async def publish(
-        self, partition: int, purchases: Sequence[PlacePurchase], request_ids: Sequence[str | None]
+        self, partition: int, purchases: Sequence[Intent], request_ids: Sequence[str | None]
     ) -> None:
         """Return once the broker confirmed the batch; raise a dependency error otherwise."""
 
@@ -58,10 +57,10 @@ class IdempotencyClaim(Protocol):
     async def earlier(self) -> Earlier | None:
         """What an earlier request with this key got, if there was one."""
 
-    async def claim(self, ticket_id: UUID) -> Earlier | None:
+    async def claim(self, ticket_id: str) -> Earlier | None:
         """Take the key for ``ticket_id`` (pending), unless a concurrent request was first."""
 
-    async def confirm(self, ticket_id: UUID) -> None:
+    async def confirm(self, ticket_id: str) -> None:
         """The broker confirmed the ticket's intent: a repeat now gets the ticket."""
 
     async def release(self) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from aio_pika.abc import AbstractExchange
 
 from gateway import metrics
-from shared.contracts.messages import CommandBatch, PlacePurchase, encode
+from gateway.domain import Intent, intent_batch_json
 from shared.runtime import request_ids as ids
 from shared.runtime.publishing import publish_confirmed
 from shared.runtime.web import DEPENDENCY_ERRORS
@@ -19,13 +19,12 @@ class AmqpIntentQueue:
         self._timeout = confirm_timeout
 
     async def publish(
-        self, partition: int, purchases: Sequence[PlacePurchase], request_ids: Sequence[str | None]
+        self, partition: int, purchases: Sequence[Intent], request_ids: Sequence[str | None]
     ) -> None:
         try:
             await publish_confirmed(
                 self._intents,
-                # Constructed, not validated: every field comes from this process, typed.
-                encode(CommandBatch.model_construct(commands=list(purchases))),
+                intent_batch_json(purchases),
                 str(partition),
                 confirm_timeout=self._timeout,
                 headers=ids.message_headers(request_ids),

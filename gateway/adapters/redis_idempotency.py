@@ -46,14 +46,14 @@ class _Claim:
     async def earlier(self) -> Earlier | None:
         return _earlier(cast(str | None, await self._redis.get(self._key)))
 
-    async def claim(self, ticket_id: UUID) -> Earlier | None:
+    async def claim(self, ticket_id: str) -> Earlier | None:
         previous = await self._redis.set(
             self._key, f"{_PENDING}{ticket_id}", nx=True, ex=self._ttl, get=True
         )
         return _earlier(cast(str | None, previous))
 
-    async def confirm(self, ticket_id: UUID) -> None:
-        await self._redis.set(self._key, str(ticket_id), ex=self._ttl)
+    async def confirm(self, ticket_id: str) -> None:
+        await self._redis.set(self._key, ticket_id, ex=self._ttl)
 
     async def release(self) -> None:
         await self._redis.delete(self._key)
@@ -65,10 +65,10 @@ class NoKey:
     async def earlier(self) -> Earlier | None:
         return None
 
-    async def claim(self, ticket_id: UUID) -> Earlier | None:
+    async def claim(self, ticket_id: str) -> Earlier | None:
         return None
 
-    async def confirm(self, ticket_id: UUID) -> None:
+    async def confirm(self, ticket_id: str) -> None:
         return None
 
     async def release(self) -> None:

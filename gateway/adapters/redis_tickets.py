@@ -10,8 +10,7 @@ from typing import cast
 import redis.asyncio as aioredis
 
 from gateway.adapters.memory_tickets import TicketBoard
-from gateway.domain import Ticket
-from shared.contracts.messages import PlacePurchase
+from gateway.domain import Intent, Ticket
 from shared.contracts.redis_layout import Keys, SaleField, TicketField, lua_script, tag_of
 
 _READ = [
@@ -57,9 +56,9 @@ class RedisTicketRecords:
         self.board = board
         self._issue = client.register_script(_ISSUE)
 
-    async def issue(self, purchases: Sequence[PlacePurchase]) -> None:
+    async def issue(self, purchases: Sequence[Intent]) -> None:
         # On the board first: the decider's update may arrive before the 202 is sent.
-        ids = [(str(p.ticket_id), str(p.sale_id), str(p.user_id)) for p in purchases]
+        ids = [(p.ticket_id, p.sale_id, p.user_id) for p in purchases]
         tickets = [self.board.issued(ticket_id, user, sale) for ticket_id, sale, user in ids]
         groups: dict[str, list[int]] = {}
         for i, (_, sale_id, _) in enumerate(ids):
@@ -82,12 +81,12 @@ class RedisTicketRecords:
             for i, seq in zip(group, seqs, strict=True):
                 tickets[i].seq = int(seq)
 
-    async def withdraw(self, purchases: Sequence[PlacePurchase]) -> None:
+    async def withdraw(self, purchases: Sequence[Intent]) -> None:
         """Take back the batch's enqueued count, and let its records expire (not delete
         them: a lost confirm may hide an intent that is in line, whose decision then still
         lands on its record)."""
         for p in purchases:
-            self.board.forget(str(p.ticket_id))
+            self.board.forget(p.ticket_id)
         async with self._redis.pipeline(transaction=False) as pipe:
             for sale_id, count in Counter(p.sale_id for p in purchases).items():
                 pipe.hincrby(self._keys.sale(sale_id), SaleField.ENQUEUED, -count)

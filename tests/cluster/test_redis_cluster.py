@@ -24,6 +24,7 @@ from redis.crc import key_slot
 
 from gateway.adapters.memory_tickets import TicketBoard
 from gateway.adapters.redis_tickets import RedisTicketRecords
+from gateway.domain import Intent
 from inventory_service.adapters.redis_sales import RedisSaleStore, legacy_product
 from inventory_service.domain import Accepted, NewSale, Rejected, StockIncreased
 from inventory_service.reconciliation import Outcome, Rebuild
@@ -212,7 +213,12 @@ async def test_one_batch_of_sales_on_different_nodes_is_split_by_slot(cluster, n
             )
             for sale_id in (first, second, first, second)
         ]
-        await RedisTicketRecords(client, keys, TicketBoard()).issue(buys)
+        await RedisTicketRecords(client, keys, TicketBoard()).issue(
+            [
+                Intent(str(b.ticket_id), str(b.sale_id), str(b.user_id), b.requested_at_ms)
+                for b in buys
+            ]
+        )
         top_up = AddStock(command_id=uuid4(), sale_id=second, quantity=1, requested_at_ms=0)
         decisions = await store.decide([*buys, top_up])
         assert decisions == [

@@ -3,6 +3,7 @@ held to the same checks."""
 
 from __future__ import annotations
 
+from typing import cast
 from uuid import uuid4
 
 import pytest
@@ -12,7 +13,7 @@ from gateway.adapters.amqp_intents import AmqpIntentQueue
 from gateway.adapters.memory_tickets import TicketBoard
 from gateway.adapters.redis_idempotency import RedisIdempotencyKeys
 from gateway.adapters.redis_tickets import RedisTicketRecords
-from gateway.domain import Earlier
+from gateway.domain import Earlier, Intent
 from shared.contracts.messages import PlacePurchase, decode_commands
 from shared.contracts.redis_layout import Keys
 from shared.contracts.topology import declare_topology
@@ -23,10 +24,8 @@ from tests.unit.gateway.fakes import FakeIdempotency, FakeIntents, FakeTickets
 pytestmark = pytest.mark.integration
 
 
-def purchase(sale_id, user_id=None) -> PlacePurchase:
-    return PlacePurchase(
-        ticket_id=uuid4(), sale_id=sale_id, user_id=user_id or uuid4(), requested_at_ms=1
-    )
+def purchase(sale_id, user_id=None) -> Intent:
+    return Intent(str(uuid4()), str(sale_id), str(user_id or uuid4()), 1)
 
 
 # --- ticket records ----------------------------------------------------------------------
@@ -87,15 +86,15 @@ def idempotency(request, redis_client, namespace):
 async def test_a_key_is_claimed_pending_then_confirmed_then_released(idempotency):
     user, sale_id = uuid4(), uuid4()
     key = idempotency.for_request(user, sale_id, "k1")
-    first, second = uuid4(), uuid4()
+    first, second = str(uuid4()), str(uuid4())
     assert await key.earlier() is None
     assert await key.claim(first) is None
-    assert await key.earlier() == Earlier(str(first), in_progress=True)
+    assert await key.earlier() == Earlier(first, in_progress=True)
     assert await idempotency.for_request(user, sale_id, "k1").claim(second) == Earlier(
-        str(first), in_progress=True
+        first, in_progress=True
     )
     await key.confirm(first)
-    assert await key.earlier() == Earlier(str(first), in_progress=False)
+    assert await key.earlier() == Earlier(first, in_progress=False)
     await key.release()
     assert await key.earlier() is None
     # Scoped: another user, sale or key is another key.
@@ -110,7 +109,7 @@ async def test_a_key_is_claimed_pending_then_confirmed_then_released(idempotency
 
 async def test_no_key_remembers_nothing(idempotency):
     claim = idempotency.for_request(uuid4(), uuid4(), None)
-    assert await claim.claim(uuid4()) is None
+    assert await claim.claim(str(uuid4())) is None
     assert await claim.earlier() is None
 
 
@@ -132,7 +131,12 @@ async def in_line(intents, amqp, names, partition):
         async for message in messages:
             commands = decode_commands(message.body).commands
             ids = request_ids.from_message(message.headers, len(commands))
-            found.append((commands, ids))
+            assert all(isinstance(c, PlacePurchase) for c in commands)
+            intents = [
+                Intent(str(c.ticket_id), str(c.sale_id), str(c.user_id), c.requested_at_ms)
+                for c in cast(list[PlacePurchase], commands)
+            ]
+            found.append((intents, ids))
             await message.ack()
             if len(found) == count:
                 break

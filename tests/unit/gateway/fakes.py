@@ -8,9 +8,8 @@ from collections.abc import Iterable, Sequence
 from uuid import UUID
 
 from gateway.adapters.redis_idempotency import NO_KEY
-from gateway.domain import Earlier, SaleSnapshot, Ticket
+from gateway.domain import Earlier, Intent, SaleSnapshot, Ticket
 from gateway.ports import IdempotencyClaim
-from shared.contracts.messages import PlacePurchase
 from tests.unit.inventory.fakes import Failing
 
 
@@ -31,7 +30,7 @@ class FakeTickets(Failing):
         self.enqueued: dict[str, int] = {}  # sale -> count in line
         self.withdrawn: list[str] = []
 
-    async def issue(self, purchases: Sequence[PlacePurchase]) -> None:
+    async def issue(self, purchases: Sequence[Intent]) -> None:
         self._maybe_fail()
         for p in purchases:
             sale = str(p.sale_id)
@@ -40,7 +39,7 @@ class FakeTickets(Failing):
                 str(p.user_id), sale, "queued", seq=self.enqueued[sale]
             )
 
-    async def withdraw(self, purchases: Sequence[PlacePurchase]) -> None:
+    async def withdraw(self, purchases: Sequence[Intent]) -> None:
         self._maybe_fail()
         for p in purchases:
             self.enqueued[str(p.sale_id)] -= 1
@@ -62,11 +61,11 @@ class FakeIntents(Failing):
     """The broker's lines: what was confirmed, per partition, one entry per message."""
 
     def __init__(self) -> None:
-        self.messages: list[tuple[int, list[PlacePurchase], list[str | None]]] = []
+        self.messages: list[tuple[int, list[Intent], list[str | None]]] = []
         self.gate: asyncio.Event | None = None  # set: publishes wait for it (slow confirms)
 
     async def publish(
-        self, partition: int, purchases: Sequence[PlacePurchase], request_ids: Sequence[str | None]
+        self, partition: int, purchases: Sequence[Intent], request_ids: Sequence[str | None]
     ) -> None:
         if self.gate is not None:
             await self.gate.wait()
@@ -90,13 +89,13 @@ class _FakeClaim:
     async def earlier(self) -> Earlier | None:
         return self._values.get(self._key)
 
-    async def claim(self, ticket_id: UUID) -> Earlier | None:
+    async def claim(self, ticket_id: str) -> Earlier | None:
         if self._key in self._values:
             return self._values[self._key]
         self._values[self._key] = Earlier(str(ticket_id), in_progress=True)
         return None
 
-    async def confirm(self, ticket_id: UUID) -> None:
+    async def confirm(self, ticket_id: str) -> None:
         self._values[self._key] = Earlier(str(ticket_id), in_progress=False)
 
     async def release(self) -> None:

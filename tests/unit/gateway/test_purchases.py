@@ -74,10 +74,10 @@ async def test_a_purchase_is_queued_with_its_record_and_request_id():
     assert status == "queued"
     [(partition, [intent], ids)] = world.intents.messages
     assert partition == partition_of(open_sale.sale_id, PARTITIONS)
-    assert (str(intent.ticket_id), intent.user_id, intent.sale_id) == (
+    assert (intent.ticket_id, intent.user_id, intent.sale_id) == (
         ticket_id,
-        user,
-        open_sale.sale_id,
+        str(user),
+        str(open_sale.sale_id),
     )
     assert ids == ["rid-7"]
     assert (await world.tickets.get(ticket_id, str(user))).status == "queued"  # type: ignore[union-attr]

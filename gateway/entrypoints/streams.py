@@ -5,7 +5,9 @@ board, fed by Redis pub/sub), so a stream and a poll never disagree, and every g
 replica serves streams for every sale. Sale streams are coalesced: subscribed sales are
 checked every ``interval`` (about 200 ms) and a new value is sent only when the sale's
 version or its clock-driven state changed, so a burst of decisions becomes a few events
-and the last value is always sent.
+and the last value is always sent. With tens of thousands of streams one round of writes
+takes a while (a send per stream); the interval then grows so that fan-out keeps to a
+share of the process (FANOUT_SHARE), and purchases keep the rest.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
 from uuid import UUID
 
 from aiohttp import web
@@ -29,6 +30,9 @@ from shared.contracts.errors import NotFound
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 15.0
+# At most this share of the process's time goes to writing sale events: after a round of
+# writes that took t seconds the feed waits at least t * (1 - share) / share.
+FANOUT_SHARE = 0.4
 
 
 def event(kind: str, data: bytes, *, event_id: str | None = None) -> bytes:
@@ -49,10 +53,12 @@ async def open_stream(request: web.Request) -> web.StreamResponse:
     return response
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Subscriber:
+    """An open sale stream: all the feed keeps per stream (no task, no timer)."""
+
     transport: asyncio.Transport
-    done: asyncio.Future[None]
+    done: asyncio.Future[None]  # set when the stream ends; its handler awaits only this
 
 
 def _chunk(payload: bytes) -> bytes:
@@ -74,33 +80,62 @@ class SaleFeed:
         self._interval = interval
         self._subscribers: dict[UUID, set[_Subscriber]] = {}
         self._sent: dict[UUID, tuple[int, str]] = {}
+        # The last event rendered per sale, keyed by (version, state): thousands of viewers
+        # arriving together get the same snapshot bytes, rendered once.
+        self._rendered: dict[UUID, tuple[tuple[int, str], bytes]] = {}
         self._last_beat = time.monotonic()
         self.closing = asyncio.Event()
+        self.wait = interval  # the current wait between rounds (grows with the streams)
 
     @staticmethod
     def render(snapshot: SaleSnapshot, now: int | None = None) -> bytes:
         view = snapshot.view(now)
         return event("sale", view.model_dump_json().encode(), event_id=str(snapshot.version))
 
+    def _render_cached(self, sale_id: UUID, snapshot: SaleSnapshot) -> bytes:
+        key = (snapshot.version, snapshot.state())
+        cached = self._rendered.get(sale_id)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        rendered = self.render(snapshot)
+        self._rendered[sale_id] = (key, rendered)
+        return rendered
+
     async def run(self) -> None:
-        """Every interval, push each changed subscribed sale to its streams (until cancelled)."""
-        while True:
-            await asyncio.sleep(self._interval)
-            beat = time.monotonic() - self._last_beat > HEARTBEAT_SECONDS
-            if beat:
-                self._last_beat = time.monotonic()
-            for sale_id, subscribers in list(self._subscribers.items()):
-                snapshot = await self._sales.get(sale_id)
-                if snapshot is None:
-                    continue
-                state = snapshot.state()
-                payload = None
-                if self._sent.get(sale_id) != (snapshot.version, state):
-                    self._sent[sale_id] = (snapshot.version, state)
-                    payload = _chunk(self.render(snapshot))
-                elif beat:
-                    payload = _chunk(b": keep-alive\n\n")
-                self._broadcast(sale_id, subscribers, payload)
+        """Every interval, push each changed subscribed sale to its streams (until cancelled);
+        once ``closing`` is set, end every stream."""
+        while not self.closing.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.closing.wait(), self.wait)
+            if self.closing.is_set():
+                break
+            started = time.perf_counter()
+            await self._round()
+            spent = time.perf_counter() - started
+            self.wait = max(self._interval, spent * (1 - FANOUT_SHARE) / FANOUT_SHARE)
+        self._end_all()
+
+    def _end_all(self) -> None:
+        for sale_id, subscribers in list(self._subscribers.items()):
+            for subscriber in list(subscribers):
+                self._drop(sale_id, subscriber)
+
+    async def _round(self) -> None:
+        beat = time.monotonic() - self._last_beat > HEARTBEAT_SECONDS
+        if beat:
+            self._last_beat = time.monotonic()
+        for sale_id, subscribers in list(self._subscribers.items()):
+            snapshot = await self._sales.get(sale_id)
+            if snapshot is None:
+                continue
+            state = snapshot.state()
+            payload = None
+            if self._sent.get(sale_id) != (snapshot.version, state):
+                self._sent[sale_id] = (snapshot.version, state)
+                payload = _chunk(self._render_cached(sale_id, snapshot))
+            elif beat:
+                payload = _chunk(b": keep-alive\n\n")
+            self._broadcast(sale_id, subscribers, payload)
 
     def _broadcast(
         self, sale_id: UUID, subscribers: set[_Subscriber], payload: bytes | None
@@ -119,6 +154,7 @@ class SaleFeed:
             if not subscribers:
                 del self._subscribers[sale_id]
                 self._sent.pop(sale_id, None)
+                self._rendered.pop(sale_id, None)
         if not subscriber.done.done():
             subscriber.done.set_result(None)
 
@@ -128,20 +164,26 @@ class SaleFeed:
         if snapshot is None:
             raise NotFound("no such sale")
         response = await open_stream(request)
-        await response.write(self.render(snapshot))
+        await response.write(self._render_cached(sale_id, snapshot))
         transport = request.transport
-        if transport is None:
+        if transport is None or self.closing.is_set():
             return response
+        # A round of the feed may have sent a newer value while this stream was starting:
+        # from the cache (no await that yields), so no round runs between this and the add.
+        latest = await self._sales.get(sale_id)
+        if latest is not None and (latest.version, latest.state()) != (
+            snapshot.version,
+            snapshot.state(),
+        ):
+            transport.write(_chunk(self._render_cached(sale_id, latest)))
         subscriber = _Subscriber(transport, asyncio.get_running_loop().create_future())
         self._subscribers.setdefault(sale_id, set()).add(subscriber)
         metrics.SSE_STREAMS.labels("sale").inc()
-        closing: asyncio.Future[Any] = asyncio.ensure_future(self.closing.wait())
-        waiting: set[asyncio.Future[Any]] = {subscriber.done, closing}
         try:
-            # The feed writes; this handler only waits for the end of the stream.
-            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            # The feed writes, and ends the stream (closed connection, shutdown); this
+            # handler only waits on one future.
+            await subscriber.done
         finally:
-            closing.cancel()
             self._drop(sale_id, subscriber)
             metrics.SSE_STREAMS.labels("sale").dec()
         return response

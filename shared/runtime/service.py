@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import resource
 import signal
 from collections.abc import AsyncIterator, Callable, Mapping
 
@@ -25,6 +26,9 @@ from shared.runtime.web import Check, health_routes
 
 # Bodies of this API are tiny JSON objects; anything larger is a mistake or an attack (413).
 MAX_BODY_BYTES = 16 * 1024
+# Connections the kernel may queue before the service accepts them (capped by
+# net.core.somaxconn).
+LISTEN_BACKLOG = 4096
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +124,7 @@ async def authenticate_admin(request: web.Request) -> Claims:
 def run(app: web.Application, settings: ServiceSettings) -> None:
     """Serve until SIGINT/SIGTERM, then shut down gracefully (cleanup contexts unwind)."""
     tune_gc()
+    raise_open_files_limit()
     loop = uvloop.new_event_loop() if settings.event_loop == "uvloop" else asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     web.run_app(
@@ -128,11 +133,22 @@ def run(app: web.Application, settings: ServiceSettings) -> None:
         host=settings.host,
         port=settings.port,
         reuse_port=settings.reuse_port or None,
+        # Thousands of viewers open their streams at once: aiohttp's default queue of 128
+        # connections not yet accepted overflows, and a dropped SYN is retried only after 1 s.
+        backlog=LISTEN_BACKLOG,
         shutdown_timeout=settings.shutdown_timeout,
         access_log=None,
         print=None,
         handler_cancellation=False,
     )
+
+
+def raise_open_files_limit() -> None:
+    """Up to the hard limit: every open stream is a socket, and a shell's soft limit is often
+    1,024 (the operator raises the hard one: `ulimit -n`, LimitNOFILE)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def tune_gc() -> None:

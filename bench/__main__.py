@@ -1,17 +1,22 @@
 """`python -m bench` (`make bench`): a flash crowd against the engine and the conventional design.
 
-Starts the engine fresh (namespace `bench`, database `flashsale_bench`, ports 1808x, so a
-`make run` can stay up), seeds users with `auth_service issue-tokens` (no bcrypt per user),
-then runs phases: a burst (N attempts at concurrency C), a rate (R attempts/s for T s), a
-sold-out crowd, ticket polls, and the same burst against the conventional design; last, what
+First measures the floor (bench.floor: a bare aiohttp handler), then starts the engine fresh
+(namespace `bench`, database `flashsale_bench`, ports 1808x, so a `make run` can stay up),
+seeds users with `auth_service issue-tokens` (no bcrypt per user), then runs phases: a burst
+(N attempts at concurrency C), ticket polls, the burst again with 18,000 sale streams open on
+the one gateway (streams), a burst watched by 50,000 streams over three gateway processes on
+one port (viewers; bench/viewers.py, bench/stream_load.py), a rate (R attempts/s for T s), a
+sold-out crowd, and the same burst against the conventional design; last, what
 REDIS_MIN_REPLICA_ACKS costs one sale's decider on a private Redis primary + replica
-(bench/replicas.py). Prints a table, checks the invariants, writes
-bench/results/bench-<time>.json and .png.
+(bench/replicas.py). Prints a table and issue 13's targets (bench/targets.py), checks the
+invariants, writes bench/results/bench-<time>.json and .png. The viewers' phases need
+`ulimit -n` of at least 20,000 (each stream is a socket in a gateway and a load worker).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import platform
@@ -24,9 +29,10 @@ import aiohttp
 import redis.asyncio as aioredis
 import uvloop
 
-from bench import replicas
+from bench import floor, replicas, targets
 from bench.client import encode_request
 from bench.crowd import Attempt, burst
+from bench.floor import Floor
 from bench.measure import PhaseFigures, add_process_figures, answer_figures
 from bench.phases import HOST, PHASES, Load, Run
 from bench.report import chart, table, write_json
@@ -43,6 +49,7 @@ from shared.runtime.launcher import ServiceProcess, start_in_order, stop_all
 
 BASELINE_PORT = 18090
 REPLICA_ACKS = "replica_acks"  # the step after the engine's phases and the baseline
+FLOOR = "floor"  # the step before the engine starts: bench.floor's bare handler
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -81,14 +88,39 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--streams",
         type=int,
-        default=2_000,
-        help="streams phase: sale event streams held open during a burst",
+        default=18_000,
+        help="streams phase: sale streams held open on the engine's one gateway during a burst",
     )
-    names = ",".join([*(p.name for p in PHASES), REPLICA_ACKS])
+    p.add_argument(
+        "--viewers",
+        type=int,
+        default=50_000,
+        help="viewers phase: sale streams held open over --stream-gateways processes",
+    )
+    p.add_argument(
+        "--stream-gateways",
+        type=int,
+        default=3,
+        help="viewers phase: gateway processes sharing one port (SO_REUSEPORT)",
+    )
+    p.add_argument(
+        "--viewers-attempts",
+        type=int,
+        default=10_000,
+        help="viewers phase: the burst the streams watch",
+    )
+    p.add_argument(
+        "--small-streams",
+        action="store_true",
+        help="2,000 streams and 6,000 viewers instead of 18,000 and 50,000 (a quicker run;"
+        " the stream rows of the targets then read missed)",
+    )
+    names = ",".join([FLOOR, *(p.name for p in PHASES), REPLICA_ACKS])
     p.add_argument(
         "--phases",
         default=names,
-        help=f"comma-separated subset of {names} ({REPLICA_ACKS}: one sale's decider on a private"
+        help=f"comma-separated subset of {names} ({FLOOR}: bench.floor's bare handler, for"
+        f" the targets' ratios; {REPLICA_ACKS}: one sale's decider on a private"
         " Redis primary + replica, REDIS_MIN_REPLICA_ACKS=0 against =1, bench/replicas.py)",
     )
     p.add_argument("--label", default="", help="a note stored with the results")
@@ -98,7 +130,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="run the services from this checkout (e.g. a git worktree of an older commit)",
     )
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.small_streams:
+        args.streams, args.viewers = 2_000, 6_000
+    return args
 
 
 async def engine_phases(
@@ -212,6 +247,10 @@ async def main(args: argparse.Namespace) -> int:
     print("resetting the bench namespace and database …", file=sys.stderr, flush=True)
     await reset(config)
     wanted = set(args.phases.split(","))
+    floor_figures: Floor | None = None
+    if FLOOR in wanted:
+        print("the floor: a bare aiohttp handler …", file=sys.stderr, flush=True)
+        floor_figures = await floor.measure()
     engine = wanted & {p.name for p in PHASES}
     phases, loads = await engine_phases(args, config) if engine else ([], {})
     baseline_attempts: list[Attempt] = []
@@ -243,8 +282,15 @@ async def main(args: argparse.Namespace) -> int:
         "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
     }
     header = f"flash-sale bench {stamp} ({meta['machine']}, services on {args.event_loop})"
+    goals = targets.issue_13(phases, floor_figures, ratio)
     if phases:
         print(table(phases, ratio=ratio, header=header) + "\n")
+    if floor_figures is not None:
+        print("floor (this run): " + floor_figures.lines().replace("\n", "; ") + "\n")
+        meta["floor"] = dataclasses.asdict(floor_figures)
+    if phases or floor_figures is not None:
+        print(targets.table(goals) + "\n")
+    meta["targets"] = [t.as_json() for t in goals]
     if replica_acks:
         print(replica_acks)
         meta["replica_acks"] = {

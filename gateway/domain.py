@@ -207,10 +207,20 @@ class Ticket:
         position."""
         return (
             f'{{"ticket_id":"{ticket_id}","sale_id":"{self.sale_id}","status":"{self.status}",'
-            f'"reason":{json.dumps(self.reason)},"order_id":{json.dumps(self.order_id)},'
-            f'"position":{json.dumps(self.position(decided, served))},'
-            f'"order_status":{json.dumps(self.order_status)}}}'
+            f'"reason":{_json_value(self.reason)},"order_id":{_json_value(self.order_id)},'
+            f'"position":{_json_value(self.position(decided, served))},'
+            f'"order_status":{_json_value(self.order_status)}}}'
         ).encode()
+
+
+def _json_value(value: str | int | None) -> str:
+    """A field of the ticket object as JSON: json.dumps of None or an int goes through the
+    generic encoder (~1 µs each, four per poll); strings keep json.dumps's escaping."""
+    if value is None:
+        return "null"
+    if isinstance(value, int):
+        return str(value)
+    return json.dumps(value)
 
 
 @dataclass(frozen=True, slots=True)

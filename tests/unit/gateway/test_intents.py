@@ -40,3 +40,26 @@ def test_ticket_ids_are_random_version_4_uuids_in_their_sales_slot():
     for ticket_id in minted[1:]:
         varying |= UUID(ticket_id).int ^ UUID(minted[0]).int
     assert bin(varying).count("1") == 128 - 4 - 2 - 12
+
+
+def test_a_ticket_object_is_what_json_dumps_would_write():
+    import json
+
+    from gateway.domain import Ticket
+
+    for ticket in (
+        Ticket("u", "s", "queued", seq=7),
+        Ticket("u", "s", "rejected", reason='sold_out "really"'),
+        Ticket("u", "s", "confirmed", order_id="o-1", order_status="awaiting_payment"),
+        Ticket("u", "s", "waitlisted", waitlist_seq=3),
+    ):
+        line = json.loads(ticket.to_json("t", decided=2, served=1))
+        assert line == {
+            "ticket_id": "t",
+            "sale_id": "s",
+            "status": ticket.status,
+            "reason": ticket.reason,
+            "order_id": ticket.order_id,
+            "position": ticket.position(2, 1),
+            "order_status": ticket.order_status,
+        }

@@ -73,10 +73,25 @@ def error_response(
     headers: Mapping[str, str] | None = None,
 ) -> web.Response:
     """The one JSON error shape: {"error": {"code", "message"[, "details"]}}."""
-    error: dict[str, Any] = {"code": code, "message": message}
-    if details is not None:
-        error["details"] = details
-    return web.json_response({"error": error}, status=status, headers=headers)
+    if details is None:
+        # The usual errors (sold out, not found, ...) are a few fixed bodies, encoded once:
+        # a crowd that arrives after the sale sold out gets thousands of the same 409.
+        body = _ENCODED.get((code, message))
+        if body is None:
+            body = json.dumps({"error": {"code": code, "message": message}}).encode()
+            if len(_ENCODED) < _MAX_ENCODED:
+                _ENCODED[(code, message)] = body
+    else:
+        error = {"code": code, "message": message, "details": details}
+        body = json.dumps({"error": error}).encode()
+    return web.Response(
+        body=body, status=status, headers={**(headers or {}), "Content-Type": "application/json"}
+    )
+
+
+# Error bodies without details, by (code, message); bounded, for messages that vary.
+_ENCODED: dict[tuple[str, str], bytes] = {}
+_MAX_ENCODED = 1024
 
 
 async def answer_errors(request: web.Request, handler: Handler) -> web.StreamResponse:

@@ -104,16 +104,22 @@ class SaleFeed:
     async def run(self) -> None:
         """Every interval, push each changed subscribed sale to its streams (until cancelled);
         once ``closing`` is set, end every stream."""
-        while not self.closing.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.closing.wait(), self.wait)
-            if self.closing.is_set():
-                break
-            started = time.perf_counter()
-            await self._round()
-            spent = time.perf_counter() - started
-            self.wait = max(self._interval, spent * (1 - FANOUT_SHARE) / FANOUT_SHARE)
-        self._end_all()
+        try:
+            while not self.closing.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.closing.wait(), self.wait)
+                if self.closing.is_set():
+                    break
+                started = time.perf_counter()
+                try:
+                    await self._round()
+                except Exception:  # a sale that cannot be read now: the next round retries
+                    log.exception("sale feed round failed")
+                spent = time.perf_counter() - started
+                self.wait = max(self._interval, spent * (1 - FANOUT_SHARE) / FANOUT_SHARE)
+        finally:
+            # The handlers wait on the feed alone: whatever ends it ends their streams.
+            self._end_all()
 
     def _end_all(self) -> None:
         for sale_id, subscribers in list(self._subscribers.items()):

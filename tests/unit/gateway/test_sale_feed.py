@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import replace
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from gateway.domain import SaleSnapshot
 from gateway.entrypoints import streams
@@ -105,3 +105,34 @@ async def test_shutdown_ends_every_stream_and_the_wait_grows_with_a_slow_round()
     await asyncio.wait_for(running, 10)
     assert all(s.done.done() for s in subscribers)
     assert feed._subscribers == {}
+
+
+async def test_a_failed_round_does_not_stop_the_feed_and_a_cancelled_feed_ends_its_streams() -> (
+    None
+):
+    sale = _sale()
+    sales = FakeSales(sale)
+    feed = SaleFeed(sales, interval=0.05)
+    transport = FakeTransport()
+    subscriber = _subscribe(feed, sale, transport)
+    failures = 0
+    get = sales.get
+
+    async def failing_once(sale_id: UUID) -> SaleSnapshot | None:
+        nonlocal failures
+        if failures == 0:
+            failures += 1
+            raise ConnectionError("redis went away")
+        return await get(sale_id)
+
+    sales.get = failing_once  # type: ignore[method-assign]
+    sales.sales[sale.sale_id] = replace(sale, version=2, remaining=3)
+    running = asyncio.create_task(feed.run())
+    deadline = time.monotonic() + 10
+    while not transport.written and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert failures == 1
+    assert b'"remaining":3' in transport.written[0]
+    running.cancel()
+    await asyncio.gather(running, return_exceptions=True)
+    assert subscriber.done.done()

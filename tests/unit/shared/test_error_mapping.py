@@ -129,10 +129,11 @@ def test_an_error_body_is_the_same_encoded_once_or_every_time():
 
     first = error_response(409, "sold_out", "the sale is sold out")
     again = error_response(409, "sold_out", "the sale is sold out", headers={"Retry-After": "2"})
-    assert first.body == again.body
+    assert isinstance(first.body, bytes) and first.body == again.body
     assert _json.loads(first.body) == {
         "error": {"code": "sold_out", "message": "the sale is sold out"}
     }
     assert (first.content_type, again.headers["Retry-After"]) == ("application/json", "2")
     detailed = error_response(422, "validation_error", "bad", details=[{"field": "x"}])
+    assert isinstance(detailed.body, bytes)
     assert _json.loads(detailed.body)["error"]["details"] == [{"field": "x"}]

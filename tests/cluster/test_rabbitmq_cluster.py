@@ -77,15 +77,17 @@ async def test_hot_leader_killed_mid_crowd_then_rejoins(
         seed = cluster.nodes[0]
         assert await fully_replicated(cluster, seed, rig), await cluster.queues(seed)
         before = pids(rig)
+        # Asked before the crowd: rabbitmqctl takes seconds on a busy machine, and the sale
+        # would sell out while it ran. (A leader moves only when its node fails.)
+        leader = cluster.node_named(await hot_queue_leader(cluster, seed, rig))
+        survivor = next(n for n in cluster.nodes if n is not leader)
+        # Services try the nodes in AMQP_URL's order, so all of them start on the first,
+        # where they declared the queues (leaders go to the declaring node).
+        on_leader = await cluster.connection_names(leader)
+        assert on_leader, "no service connected to the node that leads the hot queue"
         crowd = rig.crowd(attempts=2 * USERS, duration=16)
         async with running(crowd) as task:
             await crowd.reached(0.05)  # well before it sells out
-            leader = cluster.node_named(await hot_queue_leader(cluster, seed, rig))
-            survivor = next(n for n in cluster.nodes if n is not leader)
-            # Services try the nodes in AMQP_URL's order, so all of them start on the first,
-            # where they declared the queues (leaders go to the declaring node).
-            on_leader = await cluster.connection_names(leader)
-            assert on_leader, "no service connected to the node that leads the hot queue"
             left = await rig.redis.hget(rig.keys.sale(rig.sale_id), SaleField.REMAINING)
             outage = rig.outage(f"rabbitmq node {leader.node}")
             await leader.kill()

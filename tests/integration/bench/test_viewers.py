@@ -20,30 +20,15 @@ from bench import stream_load
 from bench.stream_load import Viewers
 from gateway.domain import SaleSnapshot
 from gateway.entrypoints.streams import SaleFeed
-from shared.contracts.sales import SaleTerms
 from shared.runtime.launcher import free_port
 from tests.support.servers import Servers
-from tests.unit.gateway.fakes import FakeSales
+from tests.unit.gateway.fakes import FakeSales, open_sale
 
 STREAMS = 300
 
 
 def _sale(sale_id: UUID, remaining: int, version: int) -> SaleSnapshot:
-    now = int(time.time() * 1000)
-    return SaleSnapshot(
-        sale_id=sale_id,
-        name="drop",
-        starts_at_ms=now - 60_000,
-        ends_at_ms=now + 3_600_000,
-        per_user_limit=1,
-        stock=10,
-        remaining=remaining,
-        accepted=10 - remaining,
-        rejected=0,
-        enqueued=10 - remaining,
-        version=version,
-        terms=SaleTerms.from_hash(sale_id, {"name": "drop"}),
-    )
+    return open_sale(sale_id, remaining=remaining, version=version)
 
 
 @pytest.fixture

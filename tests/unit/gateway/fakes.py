@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable, Sequence
 from uuid import UUID
 
 from gateway.adapters.redis_idempotency import NO_KEY
 from gateway.domain import Earlier, Intent, SaleSnapshot, Ticket
 from gateway.ports import IdempotencyClaim
+from shared.contracts.sales import SaleTerms
 from tests.unit.inventory.fakes import Failing
 
 
@@ -100,3 +102,22 @@ class _FakeClaim:
 
     async def release(self) -> None:
         self._values.pop(self._key, None)
+
+
+def open_sale(sale_id: UUID, *, remaining: int = 10, version: int = 1) -> SaleSnapshot:
+    """A sale of 10 units that started a minute ago and ends in an hour, ``remaining`` left."""
+    now = int(time.time() * 1000)
+    return SaleSnapshot(
+        sale_id=sale_id,
+        name="drop",
+        starts_at_ms=now - 60_000,
+        ends_at_ms=now + 3_600_000,
+        per_user_limit=1,
+        stock=10,
+        remaining=remaining,
+        accepted=10 - remaining,
+        rejected=0,
+        enqueued=10 - remaining,
+        version=version,
+        terms=SaleTerms.from_hash(sale_id, {"name": "drop"}),
+    )

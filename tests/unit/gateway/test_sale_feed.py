@@ -11,8 +11,7 @@ from uuid import UUID, uuid4
 from gateway.domain import SaleSnapshot
 from gateway.entrypoints import streams
 from gateway.entrypoints.streams import SaleFeed, _Subscriber
-from shared.contracts.sales import SaleTerms
-from tests.unit.gateway.fakes import FakeSales
+from tests.unit.gateway.fakes import FakeSales, open_sale
 
 
 class FakeTransport:
@@ -32,22 +31,7 @@ class FakeTransport:
 
 
 def _sale(remaining: int = 10) -> SaleSnapshot:
-    now = int(time.time() * 1000)
-    sale_id = uuid4()
-    return SaleSnapshot(
-        sale_id=sale_id,
-        name="drop",
-        starts_at_ms=now - 60_000,
-        ends_at_ms=now + 3_600_000,
-        per_user_limit=1,
-        stock=10,
-        remaining=remaining,
-        accepted=10 - remaining,
-        rejected=0,
-        enqueued=10 - remaining,
-        version=1,
-        terms=SaleTerms.from_hash(sale_id, {"name": "drop"}),
-    )
+    return open_sale(uuid4(), remaining=remaining)
 
 
 def _subscribe(feed: SaleFeed, sale: SaleSnapshot, transport: FakeTransport) -> _Subscriber:

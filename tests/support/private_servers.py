@@ -245,7 +245,12 @@ async def replicas_online(port: int) -> int:
         return 0
     finally:
         await client.aclose()
-    return sum(1 for k, v in info.items() if k.startswith("slave") and v.get("state") == "online")
+    # slave0, slave1, ... are the replicas; a replica's own INFO has slave_* numbers too.
+    return sum(
+        1
+        for k, v in info.items()
+        if isinstance(v, dict) and k.startswith("slave") and v.get("state") == "online"
+    )
 
 
 class PrivateRedis(PrivateServer):

@@ -82,7 +82,11 @@ local function decide_purchase(c, sale, tkey)
     decision = "w:" .. sale.waitlisted
   end
   sale.changed = true
-  redis.call("HSET", tkey, TICKET.decision, decision)
+  -- The buyer and sale too, and a status if it has none: the gateway wrote them when it
+  -- issued the ticket, but a Redis failover can lose that write (only decisions wait for a
+  -- replica), and a record without them reads as "no such ticket" for a decided purchase.
+  redis.call("HSET", tkey, TICKET.decision, decision, TICKET.sale_id, c.sid, TICKET.user_id, c.uid)
+  redis.call("HSETNX", tkey, TICKET.status, "queued")
   if decision == "a" then
     sale.remaining = sale.remaining - 1
     redis.call("HINCRBY", sale.buyers, c.uid, 1)

@@ -112,3 +112,23 @@ async def test_a_random_crowd_gets_the_same_answers_from_both(redis_client, name
         batch = crowd[start : start + 17] + crowd[max(0, start - 3) : start]
         assert await fake.decide(batch) == await real.decide(batch)
     assert await fake.counters(sale_id) == await real.counters(sale_id)
+
+
+async def test_a_decided_ticket_names_its_buyer_even_if_the_issued_record_was_lost(
+    redis_client, namespace
+):
+    # The gateway writes a ticket's sale, buyer and status when it issues it; a Redis failover
+    # can lose that write (only decisions wait for a replica), and a record without them reads
+    # as "no such ticket" (seen in tests/cluster/test_sentinel_crowd.py). The decision says them
+    # again.
+    keys = Keys(namespace)
+    store = RedisSaleStore(redis_client, keys)
+    sale_id = uuid4()
+    await store.create(sale_id, sale(stock=1))
+    won, refused = buy(sale_id, uuid4()), buy(sale_id, uuid4())
+    await store.decide([won, refused])
+    for purchase, status in ((won, "accepted"), (refused, "queued")):
+        record = await redis_client.hgetall(keys.ticket(purchase.ticket_id))
+        assert record["sale_id"] == str(sale_id)
+        assert record["user_id"] == str(purchase.user_id)
+        assert record["status"] == status  # a rejection is told by the order service

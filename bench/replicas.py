@@ -32,7 +32,7 @@ from inventory_service.domain import NewSale
 from shared.contracts.messages import PlacePurchase
 from shared.contracts.redis_layout import Keys
 from shared.contracts.sales import datetime_to_ms
-from tests.support.private_servers import PrivateRedis, replicas_online
+from tests.support.private_servers import private_redis_pair
 
 
 @dataclass(frozen=True)
@@ -79,14 +79,6 @@ class ShapeResult:
                 for acks, figures in self.runs.items()
             },
         }
-
-
-async def _replica_synced(primary: PrivateRedis, within: float = 30) -> None:
-    deadline = time.monotonic() + within
-    while await replicas_online(primary.port) == 0:
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the private replica did not sync within {within} s")
-        await asyncio.sleep(0.1)
 
 
 async def _wait_calls(port: int) -> int:
@@ -177,14 +169,7 @@ async def measure(
     config: BenchConfig, *, rounds: int = 3
 ) -> tuple[dict[str, tuple[float, float]], list[ShapeResult]]:
     """Each shape ``rounds`` times with acks 0 then 1, on one private replicated pair."""
-    artifacts = RESULTS / "replica-acks"
-    primary = PrivateRedis(artifacts)
-    replica = None
-    try:
-        await primary.start()
-        replica = PrivateRedis(artifacts, replica_of=primary.port)
-        await replica.start()
-        await _replica_synced(primary)
+    async with private_redis_pair(RESULTS / "replica-acks") as (primary, replica):
         assert primary.process is not None
         assert replica.process is not None
         watched = {"redis primary": primary.process.pid, "redis replica": replica.process.pid}
@@ -213,10 +198,6 @@ async def measure(
                         raise RuntimeError(f"acks={acks} but {waits[acks][-1]} WAIT calls")
             results.append(ShapeResult(shape, runs, waits))
         return latency, results
-    finally:
-        primary.close()
-        if replica is not None:
-            replica.close()
 
 
 def table(latency: dict[str, tuple[float, float]], results: list[ShapeResult]) -> str:

@@ -23,7 +23,11 @@ from shared.contracts.messages import PlacePurchase
 from shared.contracts.redis_layout import Keys, TicketField
 from shared.contracts.sales import datetime_to_ms
 from shared.runtime.resources import open_redis_via_sentinel
-from tests.support.private_servers import PrivateRedis, PrivateSentinel, replicas_online
+from tests.support.private_servers import (
+    PrivateRedis,
+    PrivateSentinel,
+    private_redis_pair,
+)
 from tests.support.processes import ARTIFACTS
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -57,23 +61,8 @@ async def until(condition, within: float, what: str) -> float:
 
 @pytest.fixture
 async def pair(request) -> AsyncIterator[tuple[PrivateRedis, PrivateRedis]]:
-    artifacts = ARTIFACTS / request.node.name
-    primary = PrivateRedis(artifacts)
-    replica = None
-    try:
-        await primary.start()
-        replica = PrivateRedis(artifacts, replica_of=primary.port)
-        await replica.start()
-
-        async def linked() -> bool:
-            return await replicas_online(primary.port) == 1
-
-        await until(linked, 20, "the replica's link")
+    async with private_redis_pair(ARTIFACTS / request.node.name) as (primary, replica):
         yield primary, replica
-    finally:
-        primary.close()
-        if replica is not None:
-            replica.close()
 
 
 @pytest.fixture

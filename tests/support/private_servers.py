@@ -525,6 +525,29 @@ async def private_redis(artifacts: Path) -> AsyncIterator[PrivateRedis]:
 
 
 @contextlib.asynccontextmanager
+async def private_redis_pair(
+    artifacts: Path, *, within: float = 30
+) -> AsyncIterator[tuple[PrivateRedis, PrivateRedis]]:
+    """A private primary and its replica, yielded once the replica finished its first sync."""
+    primary = PrivateRedis(artifacts)
+    replica: PrivateRedis | None = None
+    try:
+        await primary.start()
+        replica = PrivateRedis(artifacts, replica_of=primary.port)
+        await replica.start()
+        deadline = time.monotonic() + within
+        while await replicas_online(primary.port) == 0:
+            if time.monotonic() > deadline:
+                raise ServerDown(f"the private replica did not sync within {within} s")
+            await asyncio.sleep(0.1)
+        yield primary, replica
+    finally:
+        primary.close()
+        if replica is not None:
+            replica.close()
+
+
+@contextlib.asynccontextmanager
 async def private_rabbitmq(artifacts: Path) -> AsyncIterator[PrivateRabbitMQ]:
     server = PrivateRabbitMQ(artifacts)
     try:

@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
 from shared.contracts.errors import Conflict, ServiceUnavailable
+from shared.contracts.fair_start import FairStart
 from shared.contracts.redis_layout import (
     FINAL_STATUSES,
     SaleField,
     decisions_taken,
     on_waitlist,
 )
-from shared.contracts.sales import SaleState, SaleTerms, SaleView, now_ms, sale_state
+from shared.contracts.sales import RoomState, SaleState, SaleTerms, SaleView, now_ms, sale_state
 
-TicketStatus = Literal["queued", "waitlisted", "accepted", "confirmed", "rejected"]
+TicketStatus = Literal[
+    "waiting_room", "queued", "waitlisted", "accepted", "confirmed", "rejected"
+]
 OrderStatus = Literal["awaiting_payment", "paid", "expired", "refunded"]
 
 
@@ -41,6 +44,8 @@ class TicketView(BaseModel):
     # waitlisted: the place on the waitlist (1 = the next released unit is theirs).
     position: int | None = None
     order_status: OrderStatus | None = None
+    # A ticket of a sale's waiting room, once drawn: its place in the draw (1 = first).
+    drawn_position: int | None = None
 
 
 def ensure_purchasable(state: SaleState) -> None:
@@ -101,6 +106,7 @@ class SaleSnapshot:
     waitlisted: int = 0  # buyers ever put on the waitlist
     waitlist_served: int = 0
     waitlist_dropped: int = 0
+    room: RoomState = field(default_factory=RoomState)
 
     @classmethod
     def from_hash(cls, sale_id: UUID, fields: dict[str, str]) -> SaleSnapshot:
@@ -120,7 +126,12 @@ class SaleSnapshot:
             waitlisted=int(fields.get(SaleField.WAITLISTED, 0)),
             waitlist_served=int(fields.get(SaleField.WAITLIST_SERVED, 0)),
             waitlist_dropped=int(fields.get(SaleField.WAITLIST_DROPPED, 0)),
+            room=RoomState.from_hash(fields),
         )
+
+    @property
+    def fair_start(self) -> FairStart:
+        return self.terms.fair_start(self.starts_at_ms)
 
     @property
     def decided(self) -> int:
@@ -149,6 +160,7 @@ class SaleSnapshot:
             ends_at_ms=self.ends_at_ms,
             remaining=self.remaining,
             waitlist_free=self.waitlist_free,
+            room_opens_ms=self.fair_start.room_opens_ms,
         )
 
     def view(self, now: int | None = None) -> SaleView:
@@ -164,6 +176,7 @@ class SaleSnapshot:
             terms=self.terms,
             waitlisted=on_waitlist(self.waitlisted, self.waitlist_served, self.waitlist_dropped),
             waitlist_free=self.waitlist_free,
+            room=self.room,
         )
 
 
@@ -178,6 +191,7 @@ class Ticket:
     checked_at: float = 0.0  # monotonic time the source last vouched for this state
     order_status: str | None = None
     waitlist_seq: int = 0  # place on the sale's waitlist, counted from its first
+    drawn_position: int = 0  # place in its waiting room's draw, from 1; 0: not drawn
 
     @property
     def decided(self) -> bool:
@@ -209,7 +223,8 @@ class Ticket:
             f'{{"ticket_id":"{ticket_id}","sale_id":"{self.sale_id}","status":"{self.status}",'
             f'"reason":{_json_value(self.reason)},"order_id":{_json_value(self.order_id)},'
             f'"position":{_json_value(self.position(decided, served))},'
-            f'"order_status":{_json_value(self.order_status)}}}'
+            f'"order_status":{_json_value(self.order_status)},'
+            f'"drawn_position":{_json_value(self.drawn_position or None)}}}'
         ).encode()
 
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shared.contracts.fair_start import MAX_FAIR_WINDOW_SECONDS, MAX_POW_DIFFICULTY
 from shared.contracts.messages import (
     AddStock,
     CloseWaitlist,
@@ -21,8 +22,9 @@ from shared.contracts.messages import (
     RejectReason,
     ReleaseUnit,
 )
-from shared.contracts.products import Money
+from shared.contracts.products import Money, ProductView
 from shared.contracts.redis_layout import units_held
+from shared.contracts.sales import SaleTerms, datetime_to_ms
 
 
 @dataclass
@@ -218,6 +220,11 @@ class NewSale(BaseModel):
     price: Money | None = None  # the sale price; default: the product's
     payment_window_seconds: int | None = Field(default=None, ge=5, le=86_400)
     waitlist_size: int = Field(default=0, ge=0, le=1_000_000)
+    # A fair start (shared.contracts.fair_start): purchases from the room's opening until
+    # fair_window_seconds after the start are drawn in a random order.
+    waiting_room_opens_at: datetime | None = None
+    fair_window_seconds: int = Field(default=0, ge=0, le=MAX_FAIR_WINDOW_SECONDS)
+    pow_difficulty: int = Field(default=0, ge=0, le=MAX_POW_DIFFICULTY)
 
     @model_validator(mode="after")
     def _window(self) -> NewSale:
@@ -228,7 +235,31 @@ class NewSale(BaseModel):
         # Inside what Postgres and epoch milliseconds both hold, whatever the offset.
         if self.starts_at < _EARLIEST or self.ends_at > _LATEST:
             raise ValueError("times must lie between 1970-01-01 and 9999-01-01 (UTC)")
+        opens = self.waiting_room_opens_at
+        if opens is not None:
+            if opens.tzinfo is None:
+                raise ValueError("waiting_room_opens_at needs a time zone offset (RFC 3339)")
+            if not _EARLIEST < opens < self.starts_at:
+                raise ValueError("waiting_room_opens_at must be before starts_at (and after 1970)")
+        if self.starts_at + timedelta(seconds=self.fair_window_seconds) >= self.ends_at:
+            raise ValueError("the fair window must end before ends_at")
         return self
+
+
+def sale_terms(sale: NewSale, product: ProductView) -> SaleTerms:
+    """The terms of a complete sale (price and payment window filled in)."""
+    assert sale.price is not None
+    assert sale.payment_window_seconds is not None
+    opens = sale.waiting_room_opens_at
+    return SaleTerms(
+        product=product,
+        price=sale.price,
+        payment_window_ms=1000 * sale.payment_window_seconds,
+        waitlist_size=sale.waitlist_size,
+        waiting_room_opens_ms=datetime_to_ms(opens) if opens else 0,
+        fair_window_ms=1000 * sale.fair_window_seconds,
+        pow_difficulty=sale.pow_difficulty,
+    )
 
 
 class SaleRequest(NewSale):

@@ -48,9 +48,12 @@ class TicketBoard:
     def __len__(self) -> int:
         return len(self._tickets)
 
-    def issued(self, ticket_id: str, user_id: str, sale_id: str) -> Ticket:
-        """A ticket this gateway is queueing (before its intent can be decided)."""
-        ticket = Ticket(user_id, sale_id, "queued")
+    def issued(
+        self, ticket_id: str, user_id: str, sale_id: str, status: str = "queued"
+    ) -> Ticket:
+        """A ticket this gateway is queueing, or putting in a waiting room (before its intent
+        can be decided)."""
+        ticket = Ticket(user_id, sale_id, status)
         self.remember(ticket_id, ticket)
         return ticket
 
@@ -87,16 +90,21 @@ class TicketBoard:
             ticket = self._tickets.get(ticket_id)
             if ticket is None:
                 continue
-            # [ticket, status, reason, order, order status, waitlist seq]; older publishers
-            # send the first four.
+            # [ticket, status, reason, order, order status, waitlist seq, drawn position];
+            # older publishers send the first four or six.
             order_status = more[0] if more else ""
             # Only forward: a late "accepted" must not pull back a final ticket.
             advances = moves_forward(ticket.status, status)
             shows_order = bool(order_status) and order_moves_forward(
                 ticket.order_status, order_status
             )
-            if not advances and not shows_order:
+            # A waiting room's draw tells each ticket its place before (or with) its decision.
+            drawn = int(more[2]) if len(more) > 2 and more[2] else 0
+            shows_draw = drawn > 0 and ticket.drawn_position != drawn
+            if not advances and not shows_order and not shows_draw:
                 continue
+            if shows_draw:
+                ticket.drawn_position = drawn
             if advances:
                 ticket.status = status
                 ticket.reason = reason or None

@@ -22,7 +22,7 @@ import redis.asyncio as aioredis
 
 from gateway.domain import SaleSnapshot
 from shared.contracts.redis_layout import Keys, SaleField
-from shared.contracts.sales import SaleView, now_ms
+from shared.contracts.sales import RoomState, SaleView, now_ms
 from shared.runtime.web import DEPENDENCY_ERRORS
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,11 @@ class SaleCache:
                 waitlisted=int(update.get("waitlisted", 0)),
                 waitlist_served=int(update.get("waitlist_served", 0)),
                 waitlist_dropped=int(update.get("waitlist_dropped", 0)),
+                room=RoomState(
+                    entered=int(update.get("room", 0)),
+                    drawn_at_ms=int(update.get("drawn_at_ms", 0)),
+                    seed=update.get("draw_seed") or None,
+                ),
             )
         )
 

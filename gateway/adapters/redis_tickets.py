@@ -22,6 +22,7 @@ _READ = [
     TicketField.SEQ,
     TicketField.ORDER_STATUS,
     TicketField.WAITLIST_SEQ,
+    TicketField.DRAWN_POSITION,
 ]
 
 # How long the record of a ticket the gateway answered 503 for is kept (seconds).
@@ -107,7 +108,7 @@ class RedisTicketRecords:
 
     async def _read(self, ticket_id: str) -> Ticket | None:
         values = await self._redis.hmget(self._keys.ticket(ticket_id), _READ)
-        sale_id, user_id, status, reason, order_id, seq, order_status, waitlist_seq = cast(
+        sale_id, user_id, status, reason, order_id, seq, order_status, waitlist_seq, drawn = cast(
             list[str | None], values
         )
         if sale_id is None or user_id is None or status is None:
@@ -121,6 +122,7 @@ class RedisTicketRecords:
             seq=int(seq or 0),
             order_status=order_status or None,
             waitlist_seq=int(waitlist_seq or 0),
+            drawn_position=int(drawn or 0),
         )
 
     def watch(self, ticket_id: str) -> asyncio.Event:

@@ -22,7 +22,8 @@ class PostgresSaleRecords:
         await self._pool.execute(
             "INSERT INTO sales (sale_id, name, stock, starts_at, ends_at, per_user_limit,"
             " created_by, product_id, price_amount, currency, payment_window_seconds,"
-            " waitlist_size) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            " waitlist_size, waiting_room_opens_at, fair_window_seconds, pow_difficulty)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
             sale_id,
             sale.name,
             sale.stock,
@@ -35,6 +36,9 @@ class PostgresSaleRecords:
             sale.price.currency,
             sale.payment_window_seconds,
             sale.waitlist_size,
+            sale.waiting_room_opens_at,
+            sale.fair_window_seconds,
+            sale.pow_difficulty,
         )
 
     async def all(self) -> list[tuple[UUID, NewSale, ProductView]]:
@@ -42,7 +46,8 @@ class PostgresSaleRecords:
         rows = await self._pool.fetch(
             "SELECT s.sale_id, s.name AS sale_name, s.stock, s.starts_at, s.ends_at,"
             " s.per_user_limit, s.price_amount AS sale_amount, s.currency AS sale_currency,"
-            " s.payment_window_seconds, s.waitlist_size, p.product_id, p.name, p.description,"
+            " s.payment_window_seconds, s.waitlist_size, s.waiting_room_opens_at,"
+            " s.fair_window_seconds, s.pow_difficulty, p.product_id, p.name, p.description,"
             " p.image_url, p.price_amount, p.currency"
             " FROM sales s JOIN products p USING (product_id)"
         )
@@ -59,11 +64,25 @@ class PostgresSaleRecords:
                     price=Money(amount=r["sale_amount"], currency=r["sale_currency"]),
                     payment_window_seconds=r["payment_window_seconds"],
                     waitlist_size=r["waitlist_size"],
+                    waiting_room_opens_at=r["waiting_room_opens_at"],
+                    fair_window_seconds=r["fair_window_seconds"],
+                    pow_difficulty=r["pow_difficulty"],
                 ),
                 product_of(r),
             )
             for r in rows
         ]
+
+    async def record_draw(self, sale_id: UUID, seed: str, drawn_at_ms: int, tickets: int) -> None:
+        """Keep a sale's draw (seed, time, tickets drawn) for audit; the first one stays."""
+        await self._pool.execute(
+            "UPDATE sales SET draw_seed = $2, drawn_at = to_timestamp($3 / 1000.0),"
+            " drawn_tickets = $4 WHERE sale_id = $1 AND draw_seed IS NULL",
+            sale_id,
+            seed,
+            drawn_at_ms,
+            tickets,
+        )
 
     async def record_stock_change(self, command_id: UUID, sale_id: UUID, quantity: int) -> None:
         """Add a decided top-up to the durable stock, once per command."""

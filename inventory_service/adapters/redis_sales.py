@@ -224,6 +224,12 @@ class RedisSaleStore:
             SaleField.WAITLIST_SERVED: 0,
             SaleField.WAITLIST_DROPPED: 0,
             SaleField.RELEASED: 0,
+            SaleField.WAITING_ROOM_OPENS_AT_MS: (
+                datetime_to_ms(sale.waiting_room_opens_at) if sale.waiting_room_opens_at else 0
+            ),
+            SaleField.FAIR_WINDOW_MS: 1000 * sale.fair_window_seconds,
+            SaleField.POW_DIFFICULTY: sale.pow_difficulty,
+            SaleField.ROOM: 0,
         }
         created = await self._create(
             keys=[self._keys.sale(sale_id)],

@@ -14,11 +14,11 @@ from inventory_service.appkeys import (
     SETTINGS,
     STORE,
 )
-from inventory_service.domain import SaleRequest, StockTopUp
+from inventory_service.domain import SaleRequest, StockTopUp, sale_terms
 from shared.contracts.errors import NotFound
 from shared.contracts.products import NewProduct
 from shared.contracts.redis_layout import SaleField, decisions_taken, on_waitlist, units_held
-from shared.contracts.sales import SaleTerms, SaleView, datetime_to_ms, ms_to_datetime, now_ms
+from shared.contracts.sales import SaleView, datetime_to_ms, ms_to_datetime, now_ms
 from shared.runtime import request_ids
 from shared.runtime.service import authenticate_admin
 from shared.runtime.web import model_response, path_uuid, read_json
@@ -76,12 +76,7 @@ async def create_sale(request: web.Request) -> web.Response:
         ends_at_ms=datetime_to_ms(sale.ends_at),
         per_user_limit=sale.per_user_limit,
         now_ms=now_ms(),
-        terms=SaleTerms(
-            product=product,
-            price=sale.price,
-            payment_window_ms=1000 * sale.payment_window_seconds,
-            waitlist_size=sale.waitlist_size,
-        ),
+        terms=sale_terms(sale, product),
     )
     return model_response(view, status=201, headers={"Location": f"/api/v1/sales/{sale_id}"})
 

@@ -30,14 +30,18 @@ TEMPLATES = {
     "sale": "sale:{}",  # hash, SaleField
     "buyers": "sale:{}:buyers",  # hash user id -> units held or waited for by that user
     "waitlist": "sale:{}:waitlist",  # list of "<ticket>:<user>", first in line first
+    # The waiting room (shared.contracts.fair_start): "<ticket>:<user>:<requested at ms>" in
+    # arrival order (kept after the draw, for audit), and user id -> their room ticket.
+    "room": "sale:{}:room",
+    "room_buyers": "sale:{}:room-buyers",
     "ticket": "ticket:{}",  # hash, TicketField
     # The outcome of a sale's command (stock top-up, release, close), for redelivery: sale id,
     # command id.
     "command": "cmd:{}:{}",
     "idempotency": "idem:{}:{}",  # user id, "<sale id>:<Idempotency-Key>" -> ticket id
     # Pub/sub: a sale's counters after each change (JSON, see decide.lua), and ticket changes
-    # (a JSON list of [ticket, status, reason, order, order status, waitlist seq], empty
-    # strings for none; readers also take the older four-element form).
+    # (a JSON list of [ticket, status, reason, order, order status, waitlist seq, drawn
+    # position], empty strings for none; readers also take the older, shorter forms).
     "sale_updates": "sale-updates",
     "ticket_updates": "ticket-updates",
 }
@@ -45,7 +49,7 @@ TEMPLATES = {
 # Keys of one sale share its hash tag, taken from the id each template names first (the sale
 # id; the ticket id, which ends in its sale's tag). The others (the index, idempotency keys,
 # channels) are touched one at a time and need none.
-TAGGED = frozenset({"sale", "buyers", "waitlist", "ticket", "command"})
+TAGGED = frozenset({"sale", "buyers", "waitlist", "room", "room_buyers", "ticket", "command"})
 # A tag is this many trailing hex digits of an id: 4096 tags, spread over the 16384 slots.
 TAG_DIGITS = 3
 _TAG_MASK = (1 << (4 * TAG_DIGITS)) - 1
@@ -91,6 +95,14 @@ class SaleField:
     WAITLIST_SERVED = "waitlist_served"  # of them, given a released unit
     WAITLIST_DROPPED = "waitlist_dropped"  # of them, rejected when the sale ended
     RELEASED = "released"  # units given back by expired orders
+    # A fair start (shared.contracts.fair_start): terms fixed at creation (0: none) ...
+    WAITING_ROOM_OPENS_AT_MS = "waiting_room_opens_at_ms"
+    FAIR_WINDOW_MS = "fair_window_ms"
+    POW_DIFFICULTY = "pow_difficulty"
+    # ... and the room, changed by the decision script: tickets put in it, and its draw.
+    ROOM = "room"
+    DRAWN_AT_MS = "drawn_at_ms"  # absent until drawn
+    DRAW_SEED = "draw_seed"
 
 
 def units_held(accepted: int, waitlist_served: int, released: int) -> int:
@@ -122,12 +134,20 @@ class TicketField:
     DECISION = "decision"  # the decider's first answer, repeated on redelivery
     WAITLIST_SEQ = "waitlist_seq"  # the ticket's place on the waitlist, counted from 1
     ORDER_STATUS = "order_status"  # its order's status, once it has one
+    DRAWN_POSITION = "drawn_position"  # its place in its waiting room's draw, from 1
 
 
-# A ticket's status only moves forward: queued -> (waitlisted ->) accepted -> confirmed, or to
-# rejected (from queued or waitlisted). A late or redelivered update of a lower rank never
-# pulls a ticket back.
-STATUS_RANK = {"queued": 0, "waitlisted": 1, "accepted": 2, "confirmed": 3, "rejected": 3}
+# A ticket's status only moves forward: (waiting_room or) queued -> (waitlisted ->) accepted ->
+# confirmed, or to rejected (from any before). A late or redelivered update of a lower rank
+# never pulls a ticket back.
+STATUS_RANK = {
+    "waiting_room": 0,
+    "queued": 0,
+    "waitlisted": 1,
+    "accepted": 2,
+    "confirmed": 3,
+    "rejected": 3,
+}
 FINAL_STATUSES = frozenset(
     s for s, rank in STATUS_RANK.items() if rank == max(STATUS_RANK.values())
 )
@@ -175,6 +195,12 @@ class Keys:
 
     def waitlist(self, sale_id: UUID | str) -> str:
         return self._key("waitlist", sale_id)
+
+    def room(self, sale_id: UUID | str) -> str:
+        return self._key("room", sale_id)
+
+    def room_buyers(self, sale_id: UUID | str) -> str:
+        return self._key("room_buyers", sale_id)
 
     def ticket(self, ticket_id: UUID | str) -> str:
         return self._key("ticket", ticket_id)

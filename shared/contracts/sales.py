@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
+from shared.contracts.fair_start import FairStart
 from shared.contracts.products import Money, ProductView
 from shared.contracts.redis_layout import SaleField, on_waitlist
 
-SaleState = Literal["scheduled", "active", "sold_out", "ended"]
+SaleState = Literal["scheduled", "waiting_room", "active", "sold_out", "ended"]
 
 
 def sale_state(
@@ -22,13 +24,15 @@ def sale_state(
     ends_at_ms: int,
     remaining: int,
     waitlist_free: int = 0,
+    room_opens_ms: int = 0,
 ) -> SaleState:
     """State of a sale at ``now_ms``; an ended window wins over stock. With no unit left a
-    sale stays active while its waitlist has room: a buyer can still join the line."""
+    sale stays active while its waitlist has room: a buyer can still join the line. Before
+    the start, a sale whose waiting room has opened (``room_opens_ms``) takes purchases."""
     if now_ms >= ends_at_ms:
         return "ended"
     if now_ms < starts_at_ms:
-        return "scheduled"
+        return "waiting_room" if 0 < room_opens_ms <= now_ms else "scheduled"
     if remaining <= 0 and waitlist_free <= 0:
         return "sold_out"
     return "active"
@@ -65,6 +69,13 @@ class SaleView(BaseModel):
     payment_window_seconds: int
     waitlist_size: int
     waitlisted: int  # buyers on the waitlist now
+    # A fair start (shared.contracts.fair_start); the seed is shown once the room is drawn.
+    waiting_room_opens_at: datetime | None = None
+    fair_window_seconds: int = 0
+    pow_difficulty: int = 0
+    in_waiting_room: int = 0  # tickets waiting for the draw
+    drawn_at: datetime | None = None
+    draw_seed: str | None = None
 
     @classmethod
     def of(
@@ -81,8 +92,10 @@ class SaleView(BaseModel):
         terms: SaleTerms,
         waitlisted: int = 0,
         waitlist_free: int | None = None,
+        room: RoomState | None = None,
     ) -> SaleView:
         free = terms.waitlist_size if waitlist_free is None else waitlist_free
+        room = room or RoomState()
         return cls(
             sale_id=sale_id,
             name=name,
@@ -97,12 +110,21 @@ class SaleView(BaseModel):
                 ends_at_ms=ends_at_ms,
                 remaining=remaining,
                 waitlist_free=free,
+                room_opens_ms=terms.fair_start(starts_at_ms).room_opens_ms,
             ),
             product=terms.product,
             price=terms.price,
             payment_window_seconds=terms.payment_window_ms // 1000,
             waitlist_size=terms.waitlist_size,
             waitlisted=waitlisted,
+            waiting_room_opens_at=(
+                ms_to_datetime(terms.waiting_room_opens_ms) if terms.waiting_room_opens_ms else None
+            ),
+            fair_window_seconds=terms.fair_window_ms // 1000,
+            pow_difficulty=terms.pow_difficulty,
+            in_waiting_room=room.waiting,
+            drawn_at=ms_to_datetime(room.drawn_at_ms) if room.drawn_at_ms else None,
+            draw_seed=room.seed,
         )
 
     @classmethod
@@ -127,6 +149,29 @@ class SaleView(BaseModel):
             terms=terms,
             waitlisted=waiting,
             waitlist_free=max(0, terms.waitlist_size - joined),
+            room=RoomState.from_hash(fields),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RoomState:
+    """A sale's waiting room now: tickets put in it, and its draw (0 / None until drawn)."""
+
+    entered: int = 0
+    drawn_at_ms: int = 0
+    seed: str | None = None
+
+    @property
+    def waiting(self) -> int:
+        """Tickets in the room waiting for the draw."""
+        return 0 if self.drawn_at_ms else self.entered
+
+    @classmethod
+    def from_hash(cls, fields: dict[str, str]) -> RoomState:
+        return cls(
+            entered=int(fields.get(SaleField.ROOM, 0)),
+            drawn_at_ms=int(fields.get(SaleField.DRAWN_AT_MS, 0)),
+            seed=fields.get(SaleField.DRAW_SEED) or None,
         )
 
 
@@ -139,6 +184,12 @@ class SaleTerms(BaseModel):
     price: Money
     payment_window_ms: int
     waitlist_size: int
+    waiting_room_opens_ms: int = 0  # 0: no waiting room before the start
+    fair_window_ms: int = 0
+    pow_difficulty: int = 0  # leading zero bits a purchase's proof of work needs; 0: none
+
+    def fair_start(self, starts_at_ms: int) -> FairStart:
+        return FairStart(starts_at_ms, self.waiting_room_opens_ms, self.fair_window_ms)
 
     @classmethod
     def from_hash(cls, sale_id: UUID, fields: dict[str, str]) -> SaleTerms:
@@ -158,4 +209,7 @@ class SaleTerms(BaseModel):
             price=Money(amount=int(fields["price_amount"]), currency=fields["currency"]),
             payment_window_ms=int(fields["payment_window_ms"]),
             waitlist_size=int(fields.get("waitlist_size", 0)),
+            waiting_room_opens_ms=int(fields.get(SaleField.WAITING_ROOM_OPENS_AT_MS, 0)),
+            fair_window_ms=int(fields.get(SaleField.FAIR_WINDOW_MS, 0)),
+            pow_difficulty=int(fields.get(SaleField.POW_DIFFICULTY, 0)),
         )

@@ -52,6 +52,8 @@ def test_a_ticket_object_is_what_json_dumps_would_write():
         Ticket("u", "s", "rejected", reason='sold_out "really"'),
         Ticket("u", "s", "confirmed", order_id="o-1", order_status="awaiting_payment"),
         Ticket("u", "s", "waitlisted", waitlist_seq=3),
+        Ticket("u", "s", "waiting_room"),
+        Ticket("u", "s", "accepted", drawn_position=17),
     ):
         line = json.loads(ticket.to_json("t", decided=2, served=1))
         assert line == {
@@ -62,4 +64,5 @@ def test_a_ticket_object_is_what_json_dumps_would_write():
             "order_id": ticket.order_id,
             "position": ticket.position(2, 1),
             "order_status": ticket.order_status,
+            "drawn_position": ticket.drawn_position or None,
         }

@@ -8,7 +8,14 @@ from uuid import UUID
 
 from gateway.batching import MicroBatcher
 from gateway.domain import AdmissionLimits, Earlier, Intent, Ticket, admit, ensure_purchasable
-from gateway.ports import IdempotencyKeys, IntentQueue, SaleCatalog, TicketRecords
+from gateway.ports import (
+    IdempotencyClaim,
+    IdempotencyKeys,
+    IntentQueue,
+    ProofOfWork,
+    SaleCatalog,
+    TicketRecords,
+)
 from gateway.ticket_ids import new_ticket_id
 from shared.contracts.errors import Conflict, NotFound, ServiceUnavailable
 from shared.contracts.sales import now_ms
@@ -21,6 +28,9 @@ log = logging.getLogger(__name__)
 
 # An intent and the id of the request that made it (for its message's headers).
 _Queued = tuple[Intent, str | None]
+# Batches go by partition and by the status their tickets start in: "queued", or
+# "waiting_room" for a sale's fair start (shared.contracts.fair_start).
+_BatchKey = tuple[int, str]
 
 
 class Purchases:
@@ -42,6 +52,7 @@ class Purchases:
         limits: AdmissionLimits,
         linger: float,
         max_batch: int,
+        proof: ProofOfWork | None = None,
     ) -> None:
         self._sales = sales
         self._tickets = tickets
@@ -49,17 +60,22 @@ class Purchases:
         self._idempotency = idempotency
         self._names = names
         self._limits = limits
+        self._proof = proof
         # sale -> (partition, id as a string), computed once per sale
         self._lines: dict[UUID, tuple[int, str]] = {}
-        self._batcher: MicroBatcher[int, _Queued] = MicroBatcher(
+        self._batcher: MicroBatcher[_BatchKey, _Queued] = MicroBatcher(
             self._queue_batch, linger=linger, max_batch=max_batch
         )
 
     async def place(
-        self, user_id: UUID, sale_id: UUID, idempotency_key: str | None
+        self,
+        user_id: UUID,
+        sale_id: UUID,
+        idempotency_key: str | None,
+        pow_solution: str | None = None,
     ) -> tuple[str, str]:
-        """(ticket id, status): a new queued ticket, or the one an earlier request with the
-        same key got."""
+        """(ticket id, status): a new ticket, queued or in the sale's waiting room, or the one
+        an earlier request with the same key got."""
         sale = await self._sales.get(sale_id)
         if sale is None:
             raise NotFound("no such sale")
@@ -73,25 +89,37 @@ class Purchases:
             return await self._earlier_ticket(user_id, earlier)
         # Refused here without enqueueing: outside the window, sold out, or a line that
         # already holds more than it can serve.
-        ensure_purchasable(sale.state())
+        now = now_ms()
+        ensure_purchasable(sale.state(now))
+        if sale.terms.pow_difficulty and self._proof is not None:
+            await self._proof.verify(user_id, sale_id, sale.terms.pow_difficulty, pow_solution)
         partition, sale_text = self._line(sale_id)
-        admit(
-            remaining=sale.capacity,
-            waiting_for_sale=sale.waiting,
-            waiting_in_partition=sum(
-                s.waiting for s in self._sales.known() if self._line(s.sale_id)[0] == partition
-            ),
-            limits=self._limits,
-        )
+        # A fair start's waiting room takes everyone: its order is drawn, so it is not a line
+        # that admission control could shorten.
+        status = "waiting_room" if sale.fair_start.in_room(now) else "queued"
+        if status == "queued":
+            admit(
+                remaining=sale.capacity,
+                waiting_for_sale=sale.waiting,
+                waiting_in_partition=sum(
+                    s.waiting for s in self._sales.known() if self._line(s.sale_id)[0] == partition
+                ),
+                limits=self._limits,
+            )
         ticket_id = new_ticket_id(sale_id)  # in its sale's Redis slot (redis_layout)
         earlier = await key.claim(ticket_id) if keyed else None
         if earlier is not None:  # a concurrent request with the same key won the claim
             return await self._earlier_ticket(user_id, earlier)
-        intent = Intent(ticket_id, sale_text, str(user_id), now_ms())
+        user_text = str(user_id)
+        if status == "waiting_room":
+            await self._join_room(key, sale_text, user_text, ticket_id)
+        intent = Intent(ticket_id, sale_text, user_text, now)
         try:
-            await self._batcher.submit(partition, (intent, request_ids.current()))
+            await self._batcher.submit((partition, status), (intent, request_ids.current()))
         except BaseException as exc:
             await key.release()  # whatever failed, a repeat may try again
+            if status == "waiting_room":
+                await self._tickets.leave_room(sale_text, user_text, ticket_id)
             if isinstance(exc, DEPENDENCY_ERRORS):
                 raise ServiceUnavailable(
                     "the purchase could not be queued; retry shortly", retry_after=1
@@ -99,17 +127,30 @@ class Purchases:
             raise
         if keyed:
             await key.confirm(ticket_id)
-        return ticket_id, "queued"
+        return ticket_id, status
 
-    async def _queue_batch(self, partition: int, batch: list[_Queued]) -> None:
+    async def _join_room(
+        self, key: IdempotencyClaim, sale_id: str, user_id: str, ticket_id: str
+    ) -> None:
+        """One ticket per buyer in a sale's waiting room: a second is refused (409)."""
+        held = await self._tickets.join_room(sale_id, user_id, ticket_id)
+        if held is not None:
+            await key.release()
+            raise Conflict(
+                f"you already hold ticket {held} in this sale's waiting room",
+                code="already_in_waiting_room",
+            )
+
+    async def _queue_batch(self, batch_key: _BatchKey, batch: list[_Queued]) -> None:
         """Record the batch's tickets, then put its intents in line; undo the records if the
         broker does not take them."""
+        partition, status = batch_key
         purchases = [intent for intent, _ in batch]
         ids = [request_id for _, request_id in batch]
         try:
             # The records exist before the intent can be decided, so the decider's
             # "accepted" always lands on a ticket the gateway already wrote.
-            await self._tickets.issue(purchases)
+            await self._tickets.issue(purchases, status)
             try:
                 await self._intents.publish(partition, purchases, ids)
             except DEPENDENCY_ERRORS:

@@ -23,10 +23,22 @@ class SaleCatalog(Protocol):
         """Every sale this gateway has seen (for the demand waiting in a partition)."""
 
 
-class TicketRecords(Protocol):
+class WaitingRooms(Protocol):
+    """Who holds a ticket in a sale's waiting room (one per buyer)."""
+
+    async def join_room(self, sale_id: str, user_id: str, ticket_id: str) -> str | None:
+        """Put the buyer's ticket in the room; None, or the ticket they already hold there."""
+        ...
+
+    async def leave_room(self, sale_id: str, user_id: str, ticket_id: str) -> None:
+        """Take back a ticket that was not queued after all."""
+        ...
+
+
+class TicketRecords(WaitingRooms, Protocol):
     """Ticket records: written when a batch is queued, read by polls and streams."""
 
-    async def issue(self, purchases: Sequence[Intent]) -> None:
+    async def issue(self, purchases: Sequence[Intent], status: str = "queued") -> None:
         """Record a batch as queued and counted in its sales' lines; on failure nothing of
         it is left behind."""
 
@@ -40,6 +52,15 @@ class TicketRecords(Protocol):
         """An event set whenever an update for the ticket arrives."""
 
     def unwatch(self, ticket_id: str, event: asyncio.Event) -> None: ...
+
+
+class ProofOfWork(Protocol):
+    """A sale's proof-of-work gate (issue 14): raises unless ``solution`` solves a challenge
+    this gateway's kind issued to this buyer for this sale, unused and unexpired."""
+
+    async def verify(
+        self, user_id: UUID, sale_id: UUID, difficulty: int, solution: str | None
+    ) -> None: ...
 
 
 class IntentQueue(Protocol):

@@ -36,16 +36,24 @@ _REFUSED_TICKET_TTL = 24 * 3600
 # argument, "ticket,sale,user" per ticket separated by spaces, and the seqs come back as one
 # string, "seq,seq,...": encoding three arguments and parsing one reply integer per ticket
 # cost the gateway ~4 µs of every purchase (redis-py's pack_command and reply parser).
-# KEYS: the first ticket's sale key. ARGV: prefix, the batch.
+# KEYS: the first ticket's sale key. ARGV: prefix, the batch, the tickets' status ("queued",
+# or "waiting_room": counted in line too, as the draw puts them in it ahead of later ones).
 _ISSUE = lua_script("""
 local seqs = {}
 for tid, sid, uid in string.gmatch(ARGV[2], "([^ ,]+),([^ ,]+),([^ ,]+)") do
   local seq = redis.call("HINCRBY", sale_key(sid), SALE.enqueued, 1)
   redis.call("HSET", ticket_key(tid), TICKET.sale_id, sid, TICKET.user_id, uid,
-             TICKET.status, "queued", TICKET.seq, seq)
+             TICKET.status, ARGV[3], TICKET.seq, seq)
   seqs[#seqs + 1] = seq
 end
 return table.concat(seqs, ",")
+""")
+
+# KEYS: the sale's room-buyers hash. ARGV: prefix, user, ticket. Takes the buyer's ticket out
+# of the room only if it is still that ticket.
+_LEAVE_ROOM = lua_script("""
+if redis.call("HGET", KEYS[1], ARGV[2]) == ARGV[3] then redis.call("HDEL", KEYS[1], ARGV[2]) end
+return 0
 """)
 
 
@@ -58,11 +66,14 @@ class RedisTicketRecords:
         self._keys = keys
         self.board = board
         self._issue = client.register_script(_ISSUE)
+        self._leave_room = client.register_script(_LEAVE_ROOM)
 
-    async def issue(self, purchases: Sequence[Intent]) -> None:
+    async def issue(self, purchases: Sequence[Intent], status: str = "queued") -> None:
         # On the board first: the decider's update may arrive before the 202 is sent.
         ids = [(p.ticket_id, p.sale_id, p.user_id) for p in purchases]
-        tickets = [self.board.issued(ticket_id, user, sale) for ticket_id, sale, user in ids]
+        tickets = [
+            self.board.issued(ticket_id, user, sale, status) for ticket_id, sale, user in ids
+        ]
         groups: dict[str, list[int]] = {}
         for i, (_, sale_id, _) in enumerate(ids):
             groups.setdefault(tag_of(sale_id), []).append(i)
@@ -71,7 +82,11 @@ class RedisTicketRecords:
                 *(
                     self._issue(
                         keys=[self._keys.sale(ids[group[0]][1])],
-                        args=[self._keys.prefix, " ".join([",".join(ids[i]) for i in group])],
+                        args=[
+                            self._keys.prefix,
+                            " ".join([",".join(ids[i]) for i in group]),
+                            status,
+                        ],
                     )
                     for group in groups.values()
                 )
@@ -83,6 +98,19 @@ class RedisTicketRecords:
         for group, seqs in zip(groups.values(), results, strict=True):
             for i, seq in zip(group, cast(str, seqs).split(","), strict=True):
                 tickets[i].seq = int(seq)
+
+    async def join_room(self, sale_id: str, user_id: str, ticket_id: str) -> str | None:
+        key = self._keys.room_buyers(sale_id)
+        if await self._redis.hsetnx(key, user_id, ticket_id):
+            return None
+        held = cast(str | None, await self._redis.hget(key, user_id))
+        # Gone again in between (its purchase failed): this one may have it after all.
+        return held if held is not None else await self.join_room(sale_id, user_id, ticket_id)
+
+    async def leave_room(self, sale_id: str, user_id: str, ticket_id: str) -> None:
+        await self._leave_room(
+            keys=[self._keys.room_buyers(sale_id)], args=[self._keys.prefix, user_id, ticket_id]
+        )
 
     async def withdraw(self, purchases: Sequence[Intent]) -> None:
         """Take back the batch's enqueued count, and let its records expire (not delete

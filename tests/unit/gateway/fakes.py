@@ -31,15 +31,24 @@ class FakeTickets(Failing):
         self.records: dict[str, Ticket] = {}
         self.enqueued: dict[str, int] = {}  # sale -> count in line
         self.withdrawn: list[str] = []
+        self.rooms: dict[tuple[str, str], str] = {}  # (sale, user) -> ticket in its room
 
-    async def issue(self, purchases: Sequence[Intent]) -> None:
+    async def issue(self, purchases: Sequence[Intent], status: str = "queued") -> None:
         self._maybe_fail()
         for p in purchases:
             sale = str(p.sale_id)
             self.enqueued[sale] = self.enqueued.get(sale, 0) + 1
             self.records[str(p.ticket_id)] = Ticket(
-                str(p.user_id), sale, "queued", seq=self.enqueued[sale]
+                str(p.user_id), sale, status, seq=self.enqueued[sale]
             )
+
+    async def join_room(self, sale_id: str, user_id: str, ticket_id: str) -> str | None:
+        held = self.rooms.setdefault((sale_id, user_id), ticket_id)
+        return None if held == ticket_id else held
+
+    async def leave_room(self, sale_id: str, user_id: str, ticket_id: str) -> None:
+        if self.rooms.get((sale_id, user_id)) == ticket_id:
+            del self.rooms[(sale_id, user_id)]
 
     async def withdraw(self, purchases: Sequence[Intent]) -> None:
         self._maybe_fail()

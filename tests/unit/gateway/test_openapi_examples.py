@@ -316,7 +316,7 @@ def test_a_failure_says_what_is_wrong_and_where(spec):
     ]
     assert at_sale == [
         "/components/schemas/Sale/example: 'paused' is not one of"
-        " ['scheduled', 'active', 'sold_out', 'ended'] (at $.state of the example)",
+        " ['scheduled', 'waiting_room', 'active', 'sold_out', 'ended'] (at $.state of the example)",
         "/components/schemas/Sale/example: 'remaining' is a required property"
         " (at $ of the example)",
     ]

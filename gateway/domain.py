@@ -20,9 +20,7 @@ from shared.contracts.redis_layout import (
 )
 from shared.contracts.sales import RoomState, SaleState, SaleTerms, SaleView, now_ms, sale_state
 
-TicketStatus = Literal[
-    "waiting_room", "queued", "waitlisted", "accepted", "confirmed", "rejected"
-]
+TicketStatus = Literal["waiting_room", "queued", "waitlisted", "accepted", "confirmed", "rejected"]
 OrderStatus = Literal["awaiting_payment", "paid", "expired", "refunded"]
 
 

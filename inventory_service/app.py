@@ -28,7 +28,11 @@ from inventory_service.appkeys import (
 )
 from inventory_service.entrypoints.consumers import intents_handler
 from inventory_service.entrypoints.http import routes
-from inventory_service.handlers import close_ended_waitlists, restore_missing_sales
+from inventory_service.handlers import (
+    close_ended_waitlists,
+    draw_due_rooms,
+    restore_missing_sales,
+)
 from inventory_service.settings import InventorySettings
 from shared.contracts.redis_layout import Keys
 from shared.contracts.topology import Names, declare_topology
@@ -103,13 +107,15 @@ async def _consumers(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _close_waitlists_forever(app: web.Application) -> None:
-    """Refuse the buyers still waiting when a sale ends (through the sale's line)."""
+    """Refuse the buyers still waiting when a sale ends, and draw each waiting room whose
+    fair window is over (both through the sale's line)."""
     while True:
         await asyncio.sleep(app[SETTINGS].waitlist_close_interval)
         try:
             await close_ended_waitlists(store=app[STORE], line=app[LINE])
+            await draw_due_rooms(store=app[STORE], line=app[LINE])
         except DEPENDENCY_ERRORS as exc:
-            log.warning("closing waitlists failed", extra={"error": f"{exc!r}"})
+            log.warning("closing waitlists or drawing rooms failed", extra={"error": f"{exc!r}"})
 
 
 def create_app(settings: InventorySettings) -> web.Application:

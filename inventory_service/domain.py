@@ -13,11 +13,17 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.contracts.fair_start import MAX_FAIR_WINDOW_SECONDS, MAX_POW_DIFFICULTY
+from shared.contracts.fair_start import (
+    MAX_FAIR_WINDOW_SECONDS,
+    MAX_POW_DIFFICULTY,
+    FairStart,
+    draw_order,
+)
 from shared.contracts.messages import (
     AddStock,
     CloseWaitlist,
     Command,
+    DrawWaitingRoom,
     PlacePurchase,
     RejectReason,
     ReleaseUnit,
@@ -45,6 +51,11 @@ class SaleCounters:
     waitlist_served: int = 0
     waitlist_dropped: int = 0
     released: int = 0
+    fair: FairStart | None = None
+    room: list[tuple[UUID, UUID, int]] = field(default_factory=list)  # (ticket, user, at)
+    room_buyers: dict[UUID, UUID] = field(default_factory=dict)  # user -> their room ticket
+    drawn_at_ms: int = 0
+    draw_seed: str | None = None
 
     @property
     def held(self) -> int:
@@ -98,6 +109,35 @@ class StockIncreased:
 
 
 @dataclass(frozen=True)
+class InWaitingRoom:
+    """A purchase of a fair start's waiting room: decided at the draw, not now."""
+
+    ticket_id: UUID
+
+
+@dataclass(frozen=True)
+class DrawnTicket:
+    """A waiting room's ticket, at its drawn place (from 1), and what it got there."""
+
+    ticket_id: UUID
+    user_id: UUID
+    requested_at_ms: int
+    position: int
+    decision: Accepted | Rejected | Waitlisted
+
+
+@dataclass(frozen=True)
+class RoomDrawn:
+    """The waiting room entered the line: its tickets in drawn order, and the seed that
+    ordered them (shared.contracts.fair_start.draw_order)."""
+
+    command_id: UUID
+    seed: str
+    drawn_at_ms: int
+    tickets: tuple[DrawnTicket, ...]
+
+
+@dataclass(frozen=True)
 class UnknownSale:
     """The command names a sale the decider does not know: a poison item."""
 
@@ -105,9 +145,66 @@ class UnknownSale:
 
 
 Decision = (
-    Accepted | Rejected | Waitlisted | StockIncreased | Released | WaitlistClosed | UnknownSale
+    Accepted
+    | Rejected
+    | Waitlisted
+    | StockIncreased
+    | Released
+    | WaitlistClosed
+    | InWaitingRoom
+    | RoomDrawn
+    | UnknownSale
 )
 PurchaseDecision = Accepted | Rejected | Waitlisted
+
+
+class DrawFirst(Exception):
+    """A purchase after a fair window reached the decider before its room was drawn: the
+    caller puts the draw in front of it (the room goes first)."""
+
+
+def enter_room(sale: SaleCounters, intent: PlacePurchase) -> InWaitingRoom | Rejected | None:
+    """A purchase of a fair start before its draw: into the room (one ticket per buyer; a
+    second is refused), or None if it is not the room's (no fair start, or drawn)."""
+    fair = sale.fair
+    if fair is None or not fair.enabled or sale.drawn_at_ms:
+        return None
+    if intent.requested_at_ms >= fair.draw_at_ms:
+        raise DrawFirst(str(intent.sale_id))
+    if not fair.in_room(intent.requested_at_ms):
+        return None  # before the room opened: refused as before the start
+    holder = sale.room_buyers.setdefault(intent.user_id, intent.ticket_id)
+    if holder != intent.ticket_id:
+        sale.rejected += 1
+        return Rejected(intent.ticket_id, "limit_reached")
+    sale.room.append((intent.ticket_id, intent.user_id, intent.requested_at_ms))
+    return InWaitingRoom(intent.ticket_id)
+
+
+def as_of_start(sale: SaleCounters, intent: PlacePurchase) -> PlacePurchase:
+    """A purchase made in a waiting room counts as made at the start (decided in the draw,
+    or, reaching the decider after it, in line)."""
+    fair = sale.fair
+    if fair is None or not fair.in_room(intent.requested_at_ms):
+        return intent
+    at = max(intent.requested_at_ms, sale.starts_at_ms)
+    return intent.model_copy(update={"requested_at_ms": at})
+
+
+def draw_room(sale: SaleCounters, command: DrawWaitingRoom, seed: str) -> RoomDrawn:
+    """Put the room in line in the order ``seed`` draws (shared.contracts.fair_start), each
+    ticket decided at its place like a purchase made at the start."""
+    sale.drawn_at_ms = command.requested_at_ms
+    sale.draw_seed = seed
+    drawn = []
+    room = [(str(ticket), (ticket, user, at)) for ticket, user, at in sale.room]
+    for position, (_, (ticket, user, at)) in enumerate(draw_order(seed, room), start=1):
+        purchase = PlacePurchase(
+            ticket_id=ticket, sale_id=command.sale_id, user_id=user, requested_at_ms=at
+        )
+        decision = decide_purchase(sale, as_of_start(sale, purchase))
+        drawn.append(DrawnTicket(ticket, user, at, position, decision))
+    return RoomDrawn(command.command_id, seed, sale.drawn_at_ms, tuple(drawn))
 
 
 def decide_purchase(sale: SaleCounters, intent: PlacePurchase) -> PurchaseDecision:
@@ -173,8 +270,11 @@ def decide_batch(
     sales: dict[UUID, SaleCounters],
     commands: Sequence[Command],
     decided: dict[UUID, Decision],
+    *,
+    seed: str = "",
 ) -> list[Decision]:
-    """Decide ``commands`` in order; a key already in ``decided`` gets its earlier outcome."""
+    """Decide ``commands`` in order; a key already in ``decided`` gets its earlier outcome.
+    A waiting room is drawn with ``seed``."""
     out: list[Decision] = []
     for command in commands:
         key = command.ticket_id if isinstance(command, PlacePurchase) else command.command_id
@@ -186,11 +286,15 @@ def decide_batch(
         if sale is None:
             decision = UnknownSale(command.sale_id)
         elif isinstance(command, PlacePurchase):
-            decision = decide_purchase(sale, command)
+            decision = enter_room(sale, command) or decide_purchase(
+                sale, as_of_start(sale, command)
+            )
         elif isinstance(command, AddStock):
             decision = add_stock(sale, command)
         elif isinstance(command, ReleaseUnit):
             decision = release_unit(sale, command)
+        elif isinstance(command, DrawWaitingRoom):
+            decision = draw_room(sale, command, seed)
         else:
             decision = close_waitlist(sale, command)
         if not isinstance(decision, UnknownSale):

@@ -16,9 +16,11 @@ from inventory_service.dead_letters import UNKNOWN_SALE, RequeueReport, plan, sa
 from inventory_service.domain import (
     Accepted,
     Decision,
+    InWaitingRoom,
     NewSale,
     Rejected,
     Released,
+    RoomDrawn,
     SaleRequest,
     StockIncreased,
     UnknownSale,
@@ -44,6 +46,7 @@ from shared.contracts.messages import (
     AddStock,
     CloseWaitlist,
     Command,
+    DrawWaitingRoom,
     Event,
     PlacePurchase,
     PurchaseAccepted,
@@ -52,7 +55,7 @@ from shared.contracts.messages import (
 )
 from shared.contracts.products import NewProduct, ProductView
 from shared.contracts.redis_layout import SaleField, on_waitlist
-from shared.contracts.sales import SaleTerms, now_ms
+from shared.contracts.sales import RoomState, SaleTerms, now_ms
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +74,7 @@ async def decide_intents(
     come back, and their redelivery gets the decisions stored the first time (nothing is
     decided, recorded or published twice in effect).
     """
+    commands, request_ids = await _draws_first(commands, request_ids, store)
     decisions = await store.decide(commands)
     decided_at = now_ms()
     events: list[Event] = []
@@ -85,6 +89,18 @@ async def decide_intents(
         if isinstance(command, AddStock):
             # Durable before the ack; a redelivery records nothing twice.
             await records.record_stock_change(command.command_id, command.sale_id, command.quantity)
+        if isinstance(decision, RoomDrawn):
+            await records.record_draw(
+                command.sale_id, decision.seed, decision.drawn_at_ms, len(decision.tickets)
+            )
+            log.info(
+                "waiting room drawn",
+                extra={
+                    "sale_id": str(command.sale_id),
+                    "seed": decision.seed,
+                    "tickets": len(decision.tickets),
+                },
+            )
         terms = await store.terms(command.sale_id)
         assert terms is not None  # the sale was known to the decider a moment ago
         for event in _events(command, decision, decided_at, terms):
@@ -104,6 +120,65 @@ async def decide_intents(
     if events:
         await publisher.publish(events, event_ids)
     _count(events, event_ids)
+
+
+async def _draws_first(
+    commands: Sequence[Command], request_ids: RequestIds, store: SaleStore
+) -> tuple[Sequence[Command], RequestIds]:
+    """The batch with its sales' waiting-room draws put in front of the first purchase made
+    after a fair window (the room goes first): at most once per sale, and only where this
+    process has not seen the draw taken. A draw taken before answers what it drew then, so
+    its decisions are handed on again (the order service takes them once)."""
+    out: list[Command] | None = None
+    ids: list[str | None] = []
+    drawing: set[UUID] = set()
+    for i, command in enumerate(commands):
+        if isinstance(command, DrawWaitingRoom):
+            drawing.add(command.sale_id)  # sent by a service: no second one needed
+        elif (
+            isinstance(command, PlacePurchase)
+            and command.sale_id not in drawing
+            and await store.draw_due(command.sale_id, command.requested_at_ms)
+        ):
+            if out is None:
+                out, ids = list(commands[:i]), list(request_ids[:i])
+            drawing.add(command.sale_id)
+            out.append(draw_command(command.sale_id))
+            ids.append(None)
+        if out is not None:
+            out.append(command)
+            ids.append(request_ids[i])
+    return (commands, request_ids) if out is None else (out, ids)
+
+
+_DRAW_NAMESPACE = uuid.UUID("5e0f3c1a-9b7d-4c2e-8f61-2a4d6b8c0e13")
+
+
+def draw_command(sale_id: UUID) -> DrawWaitingRoom:
+    """The one command that draws a sale's waiting room: its id comes from the sale, so
+    however many services send it (and however often), the room is drawn once."""
+    return DrawWaitingRoom(
+        command_id=uuid.uuid5(_DRAW_NAMESPACE, str(sale_id)),
+        sale_id=sale_id,
+        requested_at_ms=now_ms(),
+    )
+
+
+async def draw_due_rooms(*, store: SaleStore, line: CommandLine) -> int:
+    """Send the draw of each sale whose fair window is over and whose waiting room holds
+    tickets not drawn yet; how many were sent. (Run every second or so by each inventory
+    service: the draw happens even if nobody buys after the window.)"""
+    sent = 0
+    now = now_ms()
+    for sale_id, fields in await store.all_sales():
+        room = RoomState.from_hash(fields)
+        if room.waiting <= 0:
+            continue
+        terms = SaleTerms.from_hash(sale_id, fields)
+        if now >= terms.fair_start(int(fields[SaleField.STARTS_AT_MS])).draw_at_ms:
+            await line.enqueue(draw_command(sale_id))
+            sent += 1
+    return sent
 
 
 def _accepted(
@@ -163,6 +238,22 @@ def _events(command: Command, decision: Decision, at_ms: int, terms: SaleTerms) 
     if isinstance(decision, Released):
         promoted = () if decision.promoted is None else (decision.promoted,)
         return _served(command.sale_id, promoted, at_ms, terms)
+    if isinstance(decision, RoomDrawn):
+        return [
+            event
+            for drawn in decision.tickets
+            for event in _purchase_events(
+                PlacePurchase.model_construct(
+                    ticket_id=drawn.ticket_id,
+                    sale_id=command.sale_id,
+                    user_id=drawn.user_id,
+                    requested_at_ms=drawn.requested_at_ms,
+                ),
+                drawn.decision,
+                at_ms,
+                terms,
+            )
+        ]
     if isinstance(decision, WaitlistClosed):
         return [
             PurchaseRejected.model_construct(
@@ -176,6 +267,12 @@ def _events(command: Command, decision: Decision, at_ms: int, terms: SaleTerms) 
             for ticket_id, user_id in decision.dropped
         ]
     assert isinstance(command, PlacePurchase)
+    return _purchase_events(command, decision, at_ms, terms)
+
+
+def _purchase_events(
+    command: PlacePurchase, decision: Decision, at_ms: int, terms: SaleTerms
+) -> list[Event]:
     if isinstance(decision, Accepted):
         return [
             _accepted(
@@ -187,7 +284,7 @@ def _events(command: Command, decision: Decision, at_ms: int, terms: SaleTerms) 
                 requested_at_ms=command.requested_at_ms,
             )
         ]
-    if isinstance(decision, Waitlisted):
+    if isinstance(decision, Waitlisted | InWaitingRoom):
         return []
     assert isinstance(decision, Rejected)
     return [

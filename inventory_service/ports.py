@@ -49,6 +49,10 @@ class SaleStore(Protocol):
     async def command_outcome(self, sale_id: UUID, command_id: UUID) -> StockIncreased | None:
         """The decision of a stock top-up of the sale, once it was taken."""
 
+    async def draw_due(self, sale_id: UUID, at_ms: int) -> bool:
+        """Whether a purchase made at ``at_ms`` must come after the sale's waiting room's
+        draw, which this process has not seen taken (shared.contracts.fair_start)."""
+
 
 class SaleRecords(Protocol):
     """The durable sale definitions (Postgres), the truth behind the hot counters."""
@@ -59,6 +63,9 @@ class SaleRecords(Protocol):
 
     async def record_stock_change(self, command_id: UUID, sale_id: UUID, quantity: int) -> None:
         """Add a decided top-up to the durable stock, once per command."""
+
+    async def record_draw(self, sale_id: UUID, seed: str, drawn_at_ms: int, tickets: int) -> None:
+        """Keep a sale's waiting-room draw for audit (the first one)."""
 
 
 class ProductRecords(Protocol):

@@ -48,9 +48,7 @@ class TicketBoard:
     def __len__(self) -> int:
         return len(self._tickets)
 
-    def issued(
-        self, ticket_id: str, user_id: str, sale_id: str, status: str = "queued"
-    ) -> Ticket:
+    def issued(self, ticket_id: str, user_id: str, sale_id: str, status: str = "queued") -> Ticket:
         """A ticket this gateway is queueing, or putting in a waiting room (before its intent
         can be decided)."""
         ticket = Ticket(user_id, sale_id, status)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 from collections.abc import Sequence
 from importlib import resources
 from typing import cast
@@ -15,16 +16,27 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from inventory_service.domain import (
     Accepted,
     Decision,
+    DrawnTicket,
+    InWaitingRoom,
     NewSale,
     Rejected,
     Released,
+    RoomDrawn,
     StockIncreased,
     UnknownSale,
     WaitlistClosed,
     Waitlisted,
 )
 from inventory_service.reconciliation import HotState, Outcome, Rebuild
-from shared.contracts.messages import AddStock, CloseWaitlist, Command, PlacePurchase, ReleaseUnit
+from shared.contracts.fair_start import FairStart
+from shared.contracts.messages import (
+    AddStock,
+    CloseWaitlist,
+    Command,
+    DrawWaitingRoom,
+    PlacePurchase,
+    ReleaseUnit,
+)
 from shared.contracts.products import ProductView
 from shared.contracts.redis_layout import Keys, SaleField, TicketField, lua_script, tag_of
 from shared.contracts.sales import SaleTerms, datetime_to_ms
@@ -46,6 +58,16 @@ return 1
 
 
 def _wire(command: Command) -> dict[str, object]:
+    if isinstance(command, DrawWaitingRoom):
+        # A fresh seed each call; only the call that draws keeps its own (nobody, not even
+        # this service, knows the seed before the draw).
+        return {
+            "k": "d",
+            "cid": str(command.command_id),
+            "sid": str(command.sale_id),
+            "at": command.requested_at_ms,
+            "seed": secrets.token_hex(16),
+        }
     if isinstance(command, PlacePurchase):
         return {
             "k": "p",
@@ -78,17 +100,42 @@ def _ticket_and_user(entry: str) -> tuple[UUID, UUID]:
     return UUID(ticket), UUID(user)
 
 
+def _purchase_decision(ticket_id: UUID, reply: str) -> Accepted | Rejected | Waitlisted | None:
+    kind, _, rest = reply.partition(":")
+    if kind == "a":
+        return Accepted(ticket_id)
+    if kind == "w":
+        return Waitlisted(ticket_id, int(rest))
+    if kind == "r":
+        return Rejected(ticket_id, rest)  # type: ignore[arg-type]
+    return None
+
+
+def _room_drawn(command_id: UUID, reply: str) -> RoomDrawn:
+    """Parse "d:<seed>:<at>;<ticket>,<user>,<requested at>,<decision>;..."."""
+    head, _, rest = reply.partition(";")
+    _, seed, drawn_at = head.split(":")
+    tickets = []
+    for position, entry in enumerate(rest.split(";") if rest else (), start=1):
+        ticket, user, at, answer = entry.split(",", 3)
+        decision = _purchase_decision(UUID(ticket), answer)
+        if decision is None:
+            raise ValueError(f"unexpected decision {answer!r} in a draw")
+        tickets.append(DrawnTicket(UUID(ticket), UUID(user), int(at), position, decision))
+    return RoomDrawn(command_id, seed, int(drawn_at), tuple(tickets))
+
+
 def _parse(command: Command, reply: str) -> Decision:
     if reply == "u":
         return UnknownSale(command.sale_id)
     if isinstance(command, PlacePurchase):
-        kind, _, rest = reply.partition(":")
-        if kind == "a":
-            return Accepted(command.ticket_id)
-        if kind == "w":
-            return Waitlisted(command.ticket_id, int(rest))
-        if kind == "r":
-            return Rejected(command.ticket_id, rest)  # type: ignore[arg-type]
+        if reply == "m":
+            return InWaitingRoom(command.ticket_id)
+        decision = _purchase_decision(command.ticket_id, reply)
+        if decision is not None:
+            return decision
+    elif isinstance(command, DrawWaitingRoom) and reply.startswith("d:"):
+        return _room_drawn(command.command_id, reply)
     elif isinstance(command, AddStock) and reply.startswith("s:"):
         return _stock_increased(command.command_id, reply)
     elif isinstance(command, ReleaseUnit) and reply.startswith("x"):
@@ -155,6 +202,8 @@ class RedisSaleStore:
         self._decide = client.register_script(_DECIDE)
         self._create = client.register_script(_CREATE)
         self._terms: dict[UUID, SaleTerms] = {}  # fixed at creation, so cached for good
+        self._fair: dict[UUID, FairStart | None] = {}  # the same, for a fair start's draw
+        self._drawn: set[UUID] = set()  # sales whose room this process saw drawn
 
     async def decide(self, commands: Sequence[Command]) -> list[Decision]:
         """Decide ``commands`` in order (idempotent per item): one atomic script call per hash
@@ -190,7 +239,27 @@ class RedisSaleStore:
         for group, result in zip(groups.values(), results, strict=True):
             for i, reply in zip(group, result, strict=True):
                 replies[i] = reply
-        return [_parse(c, r) for c, r in zip(commands, replies, strict=True)]
+        decisions = [_parse(c, r) for c, r in zip(commands, replies, strict=True)]
+        self._drawn.update(
+            c.sale_id for c, d in zip(commands, decisions, strict=True) if isinstance(d, RoomDrawn)
+        )
+        return decisions
+
+    async def draw_due(self, sale_id: UUID, at_ms: int) -> bool:
+        """Whether a purchase made at ``at_ms`` must wait for the sale's waiting room to be
+        drawn: a fair start whose window is over, not seen drawn by this process (after a
+        restart the draw is sent again and answers what it drew the first time)."""
+        if sale_id in self._drawn:
+            return False
+        if sale_id not in self._fair:
+            fields = cast(dict[str, str], await self._redis.hgetall(self._keys.sale(sale_id)))
+            if SaleField.NAME not in fields:
+                return False  # an unknown sale: decided (dead-lettered) as such
+            terms = SaleTerms.from_hash(sale_id, fields)
+            start = terms.fair_start(int(fields[SaleField.STARTS_AT_MS]))
+            self._fair[sale_id] = start if start.enabled else None
+        fair = self._fair[sale_id]
+        return fair is not None and at_ms >= fair.draw_at_ms
 
     async def create(
         self,

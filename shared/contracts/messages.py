@@ -71,11 +71,23 @@ class CloseWaitlist(Message):
     requested_at_ms: int = Field(ge=0)
 
 
+class DrawWaitingRoom(Message):
+    """The sale's fair window is over: its waiting room enters the line in a drawn order
+    (shared.contracts.fair_start), once, however many services send it. The decider draws
+    the seed; nobody knows it before."""
+
+    type: Literal["draw_waiting_room"] = "draw_waiting_room"
+    command_id: UUID
+    sale_id: UUID
+    requested_at_ms: int = Field(ge=0)
+
+
 Command = Annotated[
-    PlacePurchase | AddStock | ReleaseUnit | CloseWaitlist, Field(discriminator="type")
+    PlacePurchase | AddStock | ReleaseUnit | CloseWaitlist | DrawWaitingRoom,
+    Field(discriminator="type"),
 ]
 # The commands an operator or a service sends into a sale's line (not a buyer's purchase).
-LineCommand = AddStock | ReleaseUnit | CloseWaitlist
+LineCommand = AddStock | ReleaseUnit | CloseWaitlist | DrawWaitingRoom
 
 
 class CommandBatch(Message):

@@ -39,6 +39,10 @@ TEMPLATES = {
     # command id.
     "command": "cmd:{}:{}",
     "idempotency": "idem:{}:{}",  # user id, "<sale id>:<Idempotency-Key>" -> ticket id
+    # Proof of work (gateway/pow.py): the HMAC secret the gateways share when POW_SECRET is
+    # not set, and each used challenge until it expires.
+    "pow_secret": "pow-secret",
+    "pow_used": "pow-used:{}",
     # Pub/sub: a sale's counters after each change (JSON, see decide.lua), and ticket changes
     # (a JSON list of [ticket, status, reason, order, order status, waitlist seq, drawn
     # position], empty strings for none; readers also take the older, shorter forms).
@@ -210,6 +214,13 @@ class Keys:
 
     def idempotency(self, user_id: UUID | str, key: str) -> str:
         return self._key("idempotency", user_id, key)
+
+    @property
+    def pow_secret(self) -> str:
+        return self._key("pow_secret")
+
+    def pow_used(self, challenge: str) -> str:
+        return self._key("pow_used", challenge)
 
     @property
     def sale_updates(self) -> str:

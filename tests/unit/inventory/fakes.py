@@ -6,6 +6,7 @@ implements; tests/integration/contracts/test_sale_store.py holds both to the sam
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from uuid import UUID
 
@@ -15,6 +16,7 @@ from inventory_service.domain import (
     SaleCounters,
     StockIncreased,
     decide_batch,
+    sale_terms,
 )
 from shared.contracts.messages import Command, Event, LineCommand
 from shared.contracts.products import NewProduct, ProductView
@@ -41,7 +43,13 @@ class FakeSaleStore(Failing):
 
     async def decide(self, commands: Sequence[Command]) -> list[Decision]:
         self._maybe_fail()
-        return decide_batch(self.sales, commands, self.decided)
+        return decide_batch(self.sales, commands, self.decided, seed=secrets.token_hex(16))
+
+    async def draw_due(self, sale_id: UUID, at_ms: int) -> bool:
+        sale = self.sales.get(sale_id)
+        if sale is None or sale.fair is None or not sale.fair.enabled or sale.drawn_at_ms:
+            return False
+        return at_ms >= sale.fair.draw_at_ms
 
     async def create(
         self,
@@ -55,11 +63,14 @@ class FakeSaleStore(Failing):
         if sale_id in self.sales:
             return False
         product = product or SaleTerms.from_hash(sale_id, {"name": sale.name}).product
-        self.sale_terms[sale_id] = SaleTerms(
-            product=product,
-            price=sale.price or product.price,
-            payment_window_ms=1000 * (sale.payment_window_seconds or 600),
-            waitlist_size=sale.waitlist_size,
+        self.sale_terms[sale_id] = terms = sale_terms(
+            sale.model_copy(
+                update={
+                    "price": sale.price or product.price,
+                    "payment_window_seconds": sale.payment_window_seconds or 600,
+                }
+            ),
+            product,
         )
         self.names[sale_id] = sale.name
         left = sale.stock if remaining is None else remaining
@@ -71,6 +82,7 @@ class FakeSaleStore(Failing):
             per_user_limit=sale.per_user_limit,
             accepted=sale.stock - left,
             waitlist_size=sale.waitlist_size,
+            fair=terms.fair_start(datetime_to_ms(sale.starts_at)),
         )
         return True
 
@@ -105,6 +117,10 @@ class FakeSaleStore(Failing):
                     "waitlisted": str(sale.waitlisted),
                     "waitlist_served": str(sale.waitlist_served),
                     "waitlist_dropped": str(sale.waitlist_dropped),
+                    "starts_at_ms": str(sale.starts_at_ms),
+                    "room": str(len(sale.room)),
+                    "drawn_at_ms": str(sale.drawn_at_ms),
+                    **_fair_fields(self.sale_terms[sale_id]),
                 },
             )
             for sale_id, sale in self.sales.items()
@@ -116,10 +132,18 @@ class FakeSaleStore(Failing):
         return decision if isinstance(decision, StockIncreased) else None
 
 
+def _fair_fields(terms: SaleTerms) -> dict[str, str]:
+    return {
+        "waiting_room_opens_at_ms": str(terms.waiting_room_opens_ms),
+        "fair_window_ms": str(terms.fair_window_ms),
+    }
+
+
 class FakeSaleRecords(Failing):
     def __init__(self) -> None:
         self.sales: dict[UUID, tuple[NewSale, UUID]] = {}
         self.stock_changes: dict[UUID, tuple[UUID, int]] = {}  # command -> (sale, quantity)
+        self.draws: dict[UUID, tuple[str, int, int]] = {}  # sale -> (seed, at, tickets)
 
     async def insert(self, sale_id: UUID, sale: NewSale, created_by: UUID) -> None:
         self._maybe_fail()
@@ -135,6 +159,10 @@ class FakeSaleRecords(Failing):
     async def record_stock_change(self, command_id: UUID, sale_id: UUID, quantity: int) -> None:
         self._maybe_fail()
         self.stock_changes.setdefault(command_id, (sale_id, quantity))
+
+    async def record_draw(self, sale_id: UUID, seed: str, drawn_at_ms: int, tickets: int) -> None:
+        self._maybe_fail()
+        self.draws.setdefault(sale_id, (seed, drawn_at_ms, tickets))
 
 
 class FakeProducts(Failing):

@@ -13,6 +13,7 @@ from gateway.adapters.amqp_intents import AmqpIntentQueue
 from gateway.adapters.http_upstream import Upstream
 from gateway.adapters.memory_tickets import TicketBoard
 from gateway.adapters.redis_idempotency import RedisIdempotencyKeys
+from gateway.adapters.redis_pow import RedisProofOfWork
 from gateway.adapters.redis_sales import SaleCache
 from gateway.adapters.redis_tickets import RedisTicketRecords
 from gateway.appkeys import (
@@ -22,6 +23,7 @@ from gateway.appkeys import (
     IDEMPOTENCY,
     INVENTORY,
     ORDERS,
+    PROOF,
     PURCHASES,
     SALES,
     SETTINGS,
@@ -70,6 +72,9 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     )
     app[IDEMPOTENCY] = RedisIdempotencyKeys(client, keys, ttl=settings.idempotency_ttl_seconds)
     app[FEED] = SaleFeed(app[SALES], interval=settings.sale_stream_interval)
+    app[PROOF] = await RedisProofOfWork.open(
+        client, keys, secret=settings.pow_secret, ttl_seconds=settings.pow_challenge_ttl_seconds
+    )
     background = [
         asyncio.create_task(
             follow_updates(client, keys, sales=app[SALES], tickets=app[TICKETS].board)
@@ -105,6 +110,7 @@ async def _publisher(app: web.Application) -> AsyncIterator[None]:
         ),
         linger=settings.publish_linger_ms / 1000,
         max_batch=settings.publish_max_batch,
+        proof=app[PROOF],
     )
     yield
     await app[PURCHASES].close()

@@ -5,6 +5,7 @@ from aiohttp import web
 
 from gateway.adapters.http_upstream import Upstream
 from gateway.adapters.redis_idempotency import RedisIdempotencyKeys
+from gateway.adapters.redis_pow import RedisProofOfWork
 from gateway.adapters.redis_sales import SaleCache
 from gateway.adapters.redis_tickets import RedisTicketRecords
 from gateway.entrypoints.streams import SaleFeed
@@ -21,3 +22,4 @@ AUTH = web.AppKey("auth", Upstream)
 INVENTORY = web.AppKey("inventory", Upstream)
 ORDERS = web.AppKey("orders", Upstream)
 FEED = web.AppKey("feed", SaleFeed)
+PROOF = web.AppKey("proof", RedisProofOfWork)

@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
 from gateway.entrypoints.cors import parse_origins
@@ -36,6 +36,15 @@ class GatewaySettings(ServiceSettings):
     )
     sale_stream_interval: float = Field(
         0.2, ge=0.05, le=5, description="at most one sale event per stream per interval (s)"
+    )
+    # Proof of work (gateway/pow.py): every gateway of a deployment must sign challenges with
+    # the same secret, or a challenge from one fails at another. Unset: the first gateway
+    # creates one in Redis and the others read it at start.
+    pow_secret: SecretStr | None = Field(
+        None, min_length=16, description="signs proof-of-work challenges (unset: shared in Redis)"
+    )
+    pow_challenge_ttl_seconds: float = Field(
+        120, gt=0, le=3_600, description="seconds a proof-of-work challenge stays valid"
     )
     cors_allowed_origins: Annotated[frozenset[str], NoDecode] = Field(
         frozenset(),

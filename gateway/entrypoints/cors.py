@@ -14,7 +14,7 @@ from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler, Middleware
 
 ALLOWED_METHODS = "GET, POST"
-ALLOWED_HEADERS = "Authorization, Content-Type, Idempotency-Key, X-Request-ID"
+ALLOWED_HEADERS = "Authorization, Content-Type, Idempotency-Key, X-PoW-Solution, X-Request-ID"
 # Besides the CORS-safelisted headers, a page may read the ticket's URL after a 202, how
 # long to wait after a 429 or 503, and the request id to quote when something went wrong.
 EXPOSED_HEADERS = "Location, Retry-After, X-Request-ID"

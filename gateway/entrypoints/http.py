@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.appkeys import AUTH, FEED, INVENTORY, ORDERS, PURCHASES, SALES, TICKETS
+from gateway.appkeys import AUTH, FEED, INVENTORY, ORDERS, PROOF, PURCHASES, SALES, TICKETS
 from gateway.domain import PurchaseRequest
 from gateway.entrypoints.streams import ticket_stream
 from gateway.handlers import render_ticket
+from gateway.pow import HEADER as POW_HEADER
 from shared.contracts.errors import NotFound
 from shared.contracts.idempotency import idempotency_key
 from shared.runtime.service import authenticate, authenticate_admin
@@ -68,13 +69,28 @@ async def purchase(request: web.Request) -> web.Response:
     if (await request.read()).strip() not in (b"", b"{}"):  # the usual body needs no parsing
         await read_json(request, PurchaseRequest, allow_empty=True)
     ticket_id, status = await request.app[PURCHASES].place(
-        claims.user_id, sale_id, idempotency_key(request.headers.get("Idempotency-Key"))
+        claims.user_id,
+        sale_id,
+        idempotency_key(request.headers.get("Idempotency-Key")),
+        request.headers.get(POW_HEADER),
     )
     return _json(
         f'{{"ticket_id":"{ticket_id}","status":"{status}"}}'.encode(),
         status=202,
         headers={"Location": f"/api/v1/tickets/{ticket_id}"},
     )
+
+
+@routes.get("/api/v1/sales/{sale_id}/challenge")
+async def pow_challenge(request: web.Request) -> web.Response:
+    # Answered for every sale, with its difficulty: 0 means no purchase of it needs one.
+    claims = await authenticate(request)
+    sale_id = path_uuid(request, "sale_id", missing="no such sale")
+    sale = await request.app[SALES].get(sale_id)
+    if sale is None:
+        raise NotFound("no such sale")
+    challenge = request.app[PROOF].challenge(claims.user_id, sale_id, sale.terms.pow_difficulty)
+    return model_response(challenge, headers={"Cache-Control": "no-store"})
 
 
 @routes.get("/api/v1/tickets/{ticket_id}")

@@ -64,6 +64,13 @@ class Conflict(AppError):
     default_code = "conflict"
 
 
+class PreconditionRequired(AppError):
+    """The request lacks something the resource requires first (a sale's proof of work)."""
+
+    status = 428
+    default_code = "precondition_required"
+
+
 class _RetryLater(AppError):
     def __init__(self, message: str, *, retry_after: int = 1, **kw: Any) -> None:
         headers = {**kw.pop("headers", {}), "Retry-After": str(max(1, retry_after))}

@@ -95,7 +95,9 @@ async def test_preflight_from_an_allowed_origin(client, origin):
         "Access-Control-Allow-Headers": ALLOWED_HEADERS,
         "Access-Control-Max-Age": str(MAX_AGE_SECONDS),
     }
-    assert ALLOWED_HEADERS == "Authorization, Content-Type, Idempotency-Key, X-Request-ID"
+    assert ALLOWED_HEADERS == (
+        "Authorization, Content-Type, Idempotency-Key, X-PoW-Solution, X-Request-ID"
+    )
     assert resp.headers["Vary"] == "Origin"
 
 

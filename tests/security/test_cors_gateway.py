@@ -83,7 +83,7 @@ async def test_configured_origins_are_allowed_and_only_them(api, admin_token):
         "Access-Control-Allow-Origin": SHOP,
         "Access-Control-Allow-Methods": "GET, POST",
         "Access-Control-Allow-Headers": (
-            "Authorization, Content-Type, Idempotency-Key, X-Request-ID"
+            "Authorization, Content-Type, Idempotency-Key, X-PoW-Solution, X-Request-ID"
         ),
         "Access-Control-Max-Age": "600",
     }

@@ -46,7 +46,9 @@ async def _admin_post(
         return resp.status, reply
 
 
-async def create_sale(session: aiohttp.ClientSession, admin: str, *, stock: int, limit: int) -> str:
+async def create_sale(
+    session: aiohttp.ClientSession, admin: str, *, stock: int, limit: int, pow_difficulty: int = 0
+) -> str:
     """A sale of a product of its own (the burst does not pay: orders stay reserved). An
     older build without products (`--code`) gets a sale without one."""
     now = datetime.now(UTC)
@@ -57,6 +59,8 @@ async def create_sale(session: aiohttp.ClientSession, admin: str, *, stock: int,
         "starts_at": (now - timedelta(seconds=1)).isoformat(),
         "ends_at": (now + timedelta(hours=1)).isoformat(),
     }
+    if pow_difficulty:  # only then: an older build (`--code`) knows no such term
+        sale["pow_difficulty"] = pow_difficulty
     status, product = await _admin_post(
         session,
         admin,
@@ -185,6 +189,18 @@ async def viewers_across_gateways(run: Run) -> Load:
     return await across(run)
 
 
+async def pow_cost(run: Run) -> Load:
+    from bench.pow import pow_cost as measure  # it builds on this module
+
+    return await measure(run)
+
+
+async def pow_figures(run: Run, load: Load) -> PhaseFigures:
+    from bench.pow import pow_figures as figures
+
+    return await figures(run, load)
+
+
 async def purchases_at_rate(run: Run) -> Load:
     rate, duration = run.args.rate, run.args.duration
     count = int(rate * duration)
@@ -270,4 +286,5 @@ PHASES = (
     Phase("viewers", viewers_across_gateways, promises_kept_and_streams_final),
     Phase("rate", purchases_at_rate, promises_kept),
     Phase("sold_out", crowd_after_sold_out, sold_out_answers),
+    Phase("pow", pow_cost, pow_figures),
 )

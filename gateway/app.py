@@ -86,6 +86,7 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     for task in background:
         task.cancel()
     await asyncio.gather(*background, return_exceptions=True)
+    await app[PROOF].close()
     await client.aclose()
 
 

@@ -58,7 +58,7 @@ class Verified:
 
 def _tag(secret: bytes, signed: bytes, user_id: UUID, sale_id: UUID, difficulty: int) -> bytes:
     message = b"".join((_CONTEXT, signed, user_id.bytes, sale_id.bytes, bytes([difficulty])))
-    return hmac.new(secret, message, hashlib.sha256).digest()[:_TAG_BYTES]
+    return hmac.digest(secret, message, "sha256")[:_TAG_BYTES]
 
 
 def mint(

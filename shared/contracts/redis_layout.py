@@ -40,9 +40,9 @@ TEMPLATES = {
     "command": "cmd:{}:{}",
     "idempotency": "idem:{}:{}",  # user id, "<sale id>:<Idempotency-Key>" -> ticket id
     # Proof of work (gateway/pow.py): the HMAC secret the gateways share when POW_SECRET is
-    # not set, and each used challenge until it expires.
+    # not set, and each used challenge until it expires (sale id, challenge).
     "pow_secret": "pow-secret",
-    "pow_used": "pow-used:{}",
+    "pow_used": "pow-used:{}:{}",
     # Pub/sub: a sale's counters after each change (JSON, see decide.lua), and ticket changes
     # (a JSON list of [ticket, status, reason, order, order status, waitlist seq, drawn
     # position], empty strings for none; readers also take the older, shorter forms).
@@ -51,9 +51,12 @@ TEMPLATES = {
 }
 
 # Keys of one sale share its hash tag, taken from the id each template names first (the sale
-# id; the ticket id, which ends in its sale's tag). The others (the index, idempotency keys,
-# channels) are touched one at a time and need none.
-TAGGED = frozenset({"sale", "buyers", "waitlist", "room", "room_buyers", "ticket", "command"})
+# id; the ticket id, which ends in its sale's tag); used proof-of-work challenges carry their
+# sale's, so one script spends a batch of them. The others (the index, idempotency keys, the
+# proof-of-work secret, channels) are touched one at a time and need none.
+TAGGED = frozenset(
+    {"sale", "buyers", "waitlist", "room", "room_buyers", "ticket", "command", "pow_used"}
+)
 # A tag is this many trailing hex digits of an id: 4096 tags, spread over the 16384 slots.
 TAG_DIGITS = 3
 _TAG_MASK = (1 << (4 * TAG_DIGITS)) - 1
@@ -219,8 +222,8 @@ class Keys:
     def pow_secret(self) -> str:
         return self._key("pow_secret")
 
-    def pow_used(self, challenge: str) -> str:
-        return self._key("pow_used", challenge)
+    def pow_used(self, sale_id: UUID | str, challenge: str) -> str:
+        return self._key("pow_used", sale_id, challenge)
 
     @property
     def sale_updates(self) -> str:

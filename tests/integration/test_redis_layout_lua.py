@@ -26,7 +26,7 @@ async def test_lua_keys_equal_python_keys(redis_client, namespace):
         "ticket_key('t1')": keys.ticket("t1"),
         "command_key('s1', 'c1')": keys.command("s1", "c1"),
         "idempotency_key('u1', 's1:k')": keys.idempotency("u1", "s1:k"),
-        "pow_used_key('c1')": keys.pow_used("c1"),
+        "pow_used_key('s1', 'c1')": keys.pow_used("s1", "c1"),
         "POW_SECRET": keys.pow_secret,
         "SALES_INDEX": keys.sales_index,
         "SALE_UPDATES": keys.sale_updates,

@@ -24,6 +24,7 @@ SCRIPT_MODULES = (
     "gateway.adapters.redis_tickets",
     "inventory_service.adapters.redis_sales",
     "order_service.adapters.redis_tickets",
+    "gateway.adapters.redis_pow",
     "auth_service.adapters.redis_throttle",
 )
 # What a key spelled by hand would contain: the fixed parts of every template ("sale:",
@@ -71,6 +72,7 @@ def test_every_script_is_found():
     where = {w for w, _ in scripts()}
     assert {
         "gateway.adapters.redis_tickets._ISSUE",
+        "gateway.adapters.redis_pow._SPEND",
         "inventory_service.adapters.redis_sales._DECIDE",
         "inventory_service.adapters.redis_sales._CREATE",
         "order_service.adapters.redis_tickets._FINALISE",
@@ -88,7 +90,7 @@ def test_no_script_spells_a_key_by_hand(where, source):
 
 
 def test_scripts_that_build_keys_start_with_the_prelude():
-    for name in SCRIPT_MODULES[:3]:
+    for name in SCRIPT_MODULES[:4]:
         module = importlib.import_module(name)
         for attr, value in vars(module).items():
             if isinstance(value, str) and "redis.call" in value:

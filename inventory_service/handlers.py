@@ -131,20 +131,22 @@ async def _draws_first(
     its decisions are handed on again (the order service takes them once)."""
     out: list[Command] | None = None
     ids: list[str | None] = []
-    drawing: set[UUID] = set()
+    drawing: set[UUID] = set()  # sales whose draw is in the batch already
+    draw_at: dict[UUID, int | None] = {}  # asked once per sale and batch
     for i, command in enumerate(commands):
+        sale_id = command.sale_id
         if isinstance(command, DrawWaitingRoom):
-            drawing.add(command.sale_id)  # sent by a service: no second one needed
-        elif (
-            isinstance(command, PlacePurchase)
-            and command.sale_id not in drawing
-            and await store.draw_due(command.sale_id, command.requested_at_ms)
-        ):
-            if out is None:
-                out, ids = list(commands[:i]), list(request_ids[:i])
-            drawing.add(command.sale_id)
-            out.append(draw_command(command.sale_id))
-            ids.append(None)
+            drawing.add(sale_id)  # sent by a service: no second one needed
+        elif isinstance(command, PlacePurchase) and sale_id not in drawing:
+            if sale_id not in draw_at:
+                draw_at[sale_id] = await store.draw_at(sale_id)
+            due = draw_at[sale_id]
+            if due is not None and command.requested_at_ms >= due:
+                if out is None:
+                    out, ids = list(commands[:i]), list(request_ids[:i])
+                drawing.add(sale_id)
+                out.append(draw_command(sale_id))
+                ids.append(None)
         if out is not None:
             out.append(command)
             ids.append(request_ids[i])

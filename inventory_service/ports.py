@@ -49,9 +49,9 @@ class SaleStore(Protocol):
     async def command_outcome(self, sale_id: UUID, command_id: UUID) -> StockIncreased | None:
         """The decision of a stock top-up of the sale, once it was taken."""
 
-    async def draw_due(self, sale_id: UUID, at_ms: int) -> bool:
-        """Whether a purchase made at ``at_ms`` must come after the sale's waiting room's
-        draw, which this process has not seen taken (shared.contracts.fair_start)."""
+    async def draw_at(self, sale_id: UUID) -> int | None:
+        """When the sale's waiting room is drawn, if it has one this process has not seen
+        drawn (shared.contracts.fair_start); purchases made from then on come after it."""
 
 
 class SaleRecords(Protocol):

@@ -245,21 +245,21 @@ class RedisSaleStore:
         )
         return decisions
 
-    async def draw_due(self, sale_id: UUID, at_ms: int) -> bool:
-        """Whether a purchase made at ``at_ms`` must wait for the sale's waiting room to be
-        drawn: a fair start whose window is over, not seen drawn by this process (after a
-        restart the draw is sent again and answers what it drew the first time)."""
+    async def draw_at(self, sale_id: UUID) -> int | None:
+        """The end of the sale's fair window, unless it has none or this process saw its room
+        drawn (after a restart the draw is sent again and answers what it drew the first
+        time)."""
         if sale_id in self._drawn:
-            return False
+            return None
         if sale_id not in self._fair:
             fields = cast(dict[str, str], await self._redis.hgetall(self._keys.sale(sale_id)))
             if SaleField.NAME not in fields:
-                return False  # an unknown sale: decided (dead-lettered) as such
+                return None  # an unknown sale: decided (dead-lettered) as such
             terms = SaleTerms.from_hash(sale_id, fields)
             start = terms.fair_start(int(fields[SaleField.STARTS_AT_MS]))
             self._fair[sale_id] = start if start.enabled else None
         fair = self._fair[sale_id]
-        return fair is not None and at_ms >= fair.draw_at_ms
+        return None if fair is None else fair.draw_at_ms
 
     async def create(
         self,

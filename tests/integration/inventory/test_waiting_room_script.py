@@ -82,8 +82,7 @@ async def test_the_room_is_drawn_once_in_the_seeds_order_as_the_rules_say(
     assert decisions[-1] == Rejected(again.ticket_id, "limit_reached")
     assert await redis_client.hget(keys.ticket(room[0].ticket_id), "status") == "waiting_room"
     assert await redis_client.hget(keys.sale(sale_id), "room") == "10"
-    assert await store.draw_due(sale_id, DRAW_AT - 1) is False
-    assert await store.draw_due(sale_id, DRAW_AT) is True
+    assert await store.draw_at(sale_id) == DRAW_AT
 
     # After the window, nothing is decided before the draw: the whole batch is refused.
     late = purchase(sale_id, uuid4(), DRAW_AT + 5)
@@ -94,7 +93,7 @@ async def test_the_room_is_drawn_once_in_the_seeds_order_as_the_rules_say(
     draw = draw_command(sale_id)
     drawn, late_decision = await store.decide([draw, late])
     assert isinstance(drawn, RoomDrawn)
-    assert await store.draw_due(sale_id, DRAW_AT + 10) is False
+    assert await store.draw_at(sale_id) is None
     # The order is the seed's: SHA-1 of "<seed>:<ticket>", as anyone can recompute.
     expected = draw_order(drawn.seed, [(str(p.ticket_id), p) for p in room])
     assert [t.ticket_id for t in drawn.tickets] == [p.ticket_id for _, p in expected]
@@ -151,7 +150,7 @@ async def test_a_sale_without_a_fair_start_knows_no_room(store):
     sale_id = uuid4()
     await store.create(sale_id, NewSale(name="plain", stock=1, starts_at=STARTS, ends_at=ENDS))
     first = purchase(sale_id, uuid4(), datetime_to_ms(STARTS) + 1)
-    assert await store.draw_due(sale_id, DRAW_AT + 1) is False
+    assert await store.draw_at(sale_id) is None
     assert await store.decide([first]) == [Accepted(first.ticket_id)]
 
 

@@ -45,11 +45,11 @@ class FakeSaleStore(Failing):
         self._maybe_fail()
         return decide_batch(self.sales, commands, self.decided, seed=secrets.token_hex(16))
 
-    async def draw_due(self, sale_id: UUID, at_ms: int) -> bool:
+    async def draw_at(self, sale_id: UUID) -> int | None:
         sale = self.sales.get(sale_id)
         if sale is None or sale.fair is None or not sale.fair.enabled or sale.drawn_at_ms:
-            return False
-        return at_ms >= sale.fair.draw_at_ms
+            return None
+        return sale.fair.draw_at_ms
 
     async def create(
         self,

@@ -119,6 +119,9 @@ async def decide_intents(
         await publisher.dead_letter(unknown, unknown_ids, reason=UNKNOWN_SALE)
     if events:
         await publisher.publish(events, event_ids)
+    for command, decision in zip(commands, decisions, strict=True):
+        if isinstance(decision, RoomDrawn):
+            store.room_handed_on(command.sale_id)
     _count(events, event_ids)
 
 

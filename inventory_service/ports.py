@@ -53,6 +53,11 @@ class SaleStore(Protocol):
         """When the sale's waiting room is drawn, if it has one this process has not seen
         drawn (shared.contracts.fair_start); purchases made from then on come after it."""
 
+    def room_handed_on(self, sale_id: UUID) -> None:
+        """The decisions of the sale's draw are published: :meth:`draw_at` may say None.
+        Not before: a batch retried after a failure must bring the draw (and republish its
+        decisions) again."""
+
 
 class SaleRecords(Protocol):
     """The durable sale definitions (Postgres), the truth behind the hot counters."""

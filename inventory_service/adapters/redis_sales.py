@@ -203,7 +203,9 @@ class RedisSaleStore:
         self._create = client.register_script(_CREATE)
         self._terms: dict[UUID, SaleTerms] = {}  # fixed at creation, so cached for good
         self._fair: dict[UUID, FairStart | None] = {}  # the same, for a fair start's draw
-        self._drawn: set[UUID] = set()  # sales whose room this process saw drawn
+        # Sales whose draw's decisions this process handed on: no draw needed in front of
+        # their purchases any more (until then a retried batch must bring the draw again).
+        self._drawn: set[UUID] = set()
 
     async def decide(self, commands: Sequence[Command]) -> list[Decision]:
         """Decide ``commands`` in order (idempotent per item): one atomic script call per hash
@@ -239,11 +241,10 @@ class RedisSaleStore:
         for group, result in zip(groups.values(), results, strict=True):
             for i, reply in zip(group, result, strict=True):
                 replies[i] = reply
-        decisions = [_parse(c, r) for c, r in zip(commands, replies, strict=True)]
-        self._drawn.update(
-            c.sale_id for c, d in zip(commands, decisions, strict=True) if isinstance(d, RoomDrawn)
-        )
-        return decisions
+        return [_parse(c, r) for c, r in zip(commands, replies, strict=True)]
+
+    def room_handed_on(self, sale_id: UUID) -> None:
+        self._drawn.add(sale_id)
 
     async def draw_at(self, sale_id: UUID) -> int | None:
         """The end of the sale's fair window, unless it has none or this process saw its room

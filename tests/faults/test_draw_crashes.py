@@ -435,12 +435,6 @@ async def test_active_inventory_killed_during_the_draw_standby_takes_over(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug (reported): a retried batch loses the draw put in front of it"
-    " (RedisSaleStore._drawn is set in decide(), before the record and the publish), so the"
-    " room's decisions never reach the order service and the draw is never recorded",
-)
 async def test_draw_in_front_of_a_purchase_survives_a_postgres_blip(
     request, servers, database_url, namespace, tmp_path, figures
 ):

@@ -40,14 +40,20 @@ class FakeSaleStore(Failing):
         self.decided: dict[UUID, Decision] = {}  # ticket or command id -> its first decision
         self.sale_terms: dict[UUID, SaleTerms] = {}
         self.names: dict[UUID, str] = {}
+        self.handed_on: set[UUID] = set()
 
     async def decide(self, commands: Sequence[Command]) -> list[Decision]:
         self._maybe_fail()
         return decide_batch(self.sales, commands, self.decided, seed=secrets.token_hex(16))
 
+    def room_handed_on(self, sale_id: UUID) -> None:
+        self.handed_on.add(sale_id)
+
     async def draw_at(self, sale_id: UUID) -> int | None:
         sale = self.sales.get(sale_id)
-        if sale is None or sale.fair is None or not sale.fair.enabled or sale.drawn_at_ms:
+        if sale is None or sale.fair is None or not sale.fair.enabled:
+            return None
+        if sale_id in self.handed_on:
             return None
         return sale.fair.draw_at_ms
 

@@ -93,3 +93,18 @@ async def test_each_service_sends_the_draw_of_a_room_whose_window_is_over(deps):
     assert isinstance(command, DrawWaitingRoom)
     assert command.sale_id == due
     assert command.command_id == handlers.draw_command(due).command_id
+
+
+async def test_a_batch_retried_after_a_failed_publish_brings_the_draw_again(deps):
+    sale_id = uuid4()
+    await deps["store"].create(sale_id, fair_sale(stock=1))
+    room = [purchase(sale_id, datetime_to_ms(STARTS) - 1000 * i) for i in range(3)]
+    await handlers.decide_intents(room, [None] * 3, **deps)
+    late = purchase(sale_id, datetime_to_ms(STARTS) + WINDOW * 1000)
+    deps["publisher"].fail_with = ConnectionError("broker gone")
+    with pytest.raises(ConnectionError):
+        await handlers.decide_intents([late], [None], **deps)
+    assert deps["publisher"].events == []
+    await handlers.decide_intents([late], [None], **deps)  # the redelivery, same process
+    decided = {e.ticket_id for e in deps["publisher"].events}
+    assert decided == {p.ticket_id for p in room} | {late.ticket_id}

@@ -142,17 +142,20 @@ export const getTicket = async (ticketId, signal) =>
  * Buy one unit. The same `key` goes with every attempt of one click, so a retry after a
  * lost answer gets the ticket the first attempt created instead of buying a second unit.
  * Retried here: a network failure (twice) and `request_in_progress` (the first attempt is
- * still being queued; after its Retry-After).
+ * still being queued; after its Retry-After). `proof`: the sale's proof of work
+ * ("<challenge>:<nonce>", see pow.js) for a sale with a `pow_difficulty`.
  */
-export async function placePurchase(saleId, key) {
+export async function placePurchase(saleId, key, { proof = null } = {}) {
   let networkRetries = 2;
   let inProgressRetries = 5;
+  // Header names are case-insensitive; lower case keeps it apart from the page's words.
+  const headers = proof ? { "Idempotency-Key": key, "x-pow-solution": proof } : { "Idempotency-Key": key };
   for (;;) {
     try {
       const { body } = await request("POST", `/api/v1/sales/${path(saleId)}/purchases`, {
         body: {},
         auth: true,
-        headers: { "Idempotency-Key": key },
+        headers,
       });
       return body;
     } catch (error) {
@@ -166,6 +169,10 @@ export async function placePurchase(saleId, key) {
     }
   }
 }
+
+/** A proof-of-work challenge for buying from `saleId`: {challenge, difficulty, expires_at}. */
+export const getChallenge = async (saleId, signal) =>
+  (await request("GET", `/api/v1/sales/${path(saleId)}/challenge`, { auth: true, signal })).body;
 
 export const listProducts = async () =>
   (await request("GET", "/api/v1/admin/products", { auth: true })).body;

@@ -25,6 +25,9 @@ const FIELD_LABELS = {
   sale_price: "field.sale_price",
   payment_window_seconds: "field.payment_window_seconds",
   waitlist_size: "field.waitlist_size",
+  waiting_room_opens_at: "field.waiting_room_opens_at",
+  fair_window_seconds: "field.fair_window_seconds",
+  pow_difficulty: "field.pow_difficulty",
   payment_method: "field.payment_method",
 };
 

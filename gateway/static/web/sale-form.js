@@ -1,4 +1,5 @@
-// The admin's "Create a sale" form: the sale's terms and what it sells, in one go. The
+// The admin's "Create a sale" form: the sale's terms (with its fair start: a waiting room,
+// a fair window and a proof of work, all optional) and what it sells, in one go. The
 // product is one of the catalogue's (GET /api/v1/admin/products) or a new one described
 // in the form, created first (POST /api/v1/admin/products); left as it is, the form sells a
 // new product named like the sale at the pre-filled price.
@@ -152,12 +153,15 @@ async function submit(form) {
     product_id: product.product_id,
     payment_window_seconds: integer(text(data, "payment_window_seconds") || "600"),
     waitlist_size: integer(text(data, "waitlist_size") || "0"),
+    fair_window_seconds: integer(text(data, "fair_window_seconds") || "0"),
+    pow_difficulty: integer(text(data, "pow_difficulty") || "0"),
   };
   if (text(data, "sale_price")) {
     body.price = { amount: minorUnits(text(data, "sale_price"), product.price.currency), currency: product.price.currency };
   }
-  // A field left empty or unreadable is sent missing: the server names it (422).
-  for (const field of ["starts_at", "ends_at"]) {
+  // A field left empty or unreadable is sent missing: the server names it (422). The waiting
+  // room is optional: left empty, there is none (the API's default).
+  for (const field of ["starts_at", "ends_at", "waiting_room_opens_at"]) {
     const value = localInputToRfc3339(String(data.get(field) || ""));
     if (value) body[field] = value;
   }

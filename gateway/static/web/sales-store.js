@@ -27,7 +27,11 @@ function emit(sale) {
 export const get = (saleId) => sales.get(saleId) || null;
 export const all = () => [...sales.values()];
 
-const FIELDS = ["name", "stock", "remaining", "starts_at", "ends_at", "per_user_limit", "state", "waitlist_size", "waitlisted", "payment_window_seconds"];
+const FIELDS = [
+  "name", "stock", "remaining", "starts_at", "ends_at", "per_user_limit", "state", "waitlist_size", "waitlisted",
+  "payment_window_seconds", "waiting_room_opens_at", "fair_window_seconds", "pow_difficulty", "in_waiting_room",
+  "drawn_at", "draw_seed",
+];
 // The product and the price are objects: compared by their JSON.
 const TERMS = ["product", "price"];
 const same = (a, b) =>

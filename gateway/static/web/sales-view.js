@@ -1,5 +1,7 @@
 // The list of sales: each with its product, countdown, live stock bar, state, Buy button and
-// the tickets bought from it.
+// the tickets bought from it. A sale with a fair start says so: while its waiting room is open
+// the button joins the room, and after the draw the card names when it was drawn and its seed.
+// A sale with a proof of work has it solved (pow.js) before each purchase.
 
 import { placePurchase, uuid4, isSessionError } from "./api.js";
 import { h, byId, replace, setNotice, announce, alertUser } from "./dom.js";
@@ -9,14 +11,19 @@ import { SaleStream } from "./sale-stream.js";
 import * as store from "./sales-store.js";
 import * as tickets from "./tickets.js";
 import { renderProduct } from "./product-view.js";
-import { orderLabel, renderTicketCard, statusLabel, statusText } from "./ticket-card.js";
-import { duration, localDateTime } from "./time.js";
+import { proveWork } from "./pow.js";
+import { drawTime, orderLabel, renderDraw, renderTicketCard, statusLabel, statusText } from "./ticket-card.js";
+import { duration, localDateTime, localTime } from "./time.js";
 
 // At most this many sale streams at once: with the ticket streams (ticket-follow.js) they
 // must leave a connection free for requests (browsers allow 6 per origin over HTTP/1.1).
 // The other sales are refreshed by reloading the list.
 const MAX_SALE_STREAMS = 3;
 const LIST_REFRESH_MS = 10000;
+// How long after its draw time a sale with no stream is reloaded each second to see the draw.
+const DRAW_RELOAD_MS = 60000;
+// Refusals that are the sale's state, not a failure: shown as warnings.
+const WARNINGS = new Set(["sold_out", "sale_not_active", "already_in_waiting_room"]);
 
 const cards = new Map(); // sale_id -> {el, refs}
 const streams = new Map(); // sale_id -> SaleStream
@@ -119,7 +126,7 @@ function arrange(list) {
 
 function chooseStreams(list) {
   if (!visible) return;
-  const priority = { active: 0, sold_out: 1, scheduled: 2 };
+  const priority = { active: 0, waiting_room: 0, sold_out: 1, scheduled: 2 };
   const wanted = new Set(
     list
       .filter((sale) => sale.state in priority)
@@ -163,6 +170,7 @@ function createCard(sale) {
     limit: h("p", { class: "sale-card__limit" }),
     terms: h("p", { class: "sale-card__terms" }),
     waitlist: h("p", { class: "sale-card__waitlist", hidden: true }),
+    fair: h("p", { class: "sale-card__fair", hidden: true }),
     buyName: h("span", { class: "visually-hidden" }),
     message: h("p", { class: "sale-card__message", hidden: true }),
     tickets: h("ul", { class: "ticket-list" }),
@@ -186,6 +194,7 @@ function createCard(sale) {
       refs.when,
       h("div", { class: "stock" }, h("div", { class: "stock__bar", "aria-hidden": "true" }, refs.fill), refs.stockText),
       refs.waitlist,
+      refs.fair,
       h("div", { class: "sale-card__foot" }, h("div", {}, refs.limit, refs.terms), refs.buy),
       refs.message,
       refs.tickets,
@@ -205,7 +214,6 @@ function renderSale(sale, arrangeNow = true) {
   card.el.dataset.state = sale.state;
   refs.name.textContent = sale.name;
   refs.buyName.textContent = sale.name;
-  refs.buyLabel.textContent = card.busy ? t("sale.buying") : t("sale.buy");
   refs.tickets.setAttribute("aria-label", t("sale.tickets"));
   refs.state.textContent = tEnum("sale.state", sale.state);
   refs.state.className = `badge badge--${sale.state}`;
@@ -221,7 +229,7 @@ function renderSale(sale, arrangeNow = true) {
   const closed = sale.state === "scheduled" || sale.state === "ended";
   refs.buy.setAttribute("aria-disabled", String(closed || card.busy));
   refs.buy.classList.toggle("is-closed", closed);
-  renderWhen(sale, refs.when);
+  renderClock(card, sale);
   for (const entry of tickets.forSale(sale.sale_id)) renderTicket(card, entry);
   if (isNew && arrangeNow) {
     renderAll();
@@ -238,9 +246,50 @@ function renderWaitlist(sale, el) {
   el.textContent = open ? t("sale.waitlist_open", { count: sale.waitlisted ?? 0 }) : "";
 }
 
+/** Whether a purchase now joins the sale's waiting room (its room is open, or its fair window). */
+function joinsRoom(sale, now = Date.now()) {
+  if (sale.state === "waiting_room") return true;
+  return hasFairStart(sale) && sale.state === "active" && !sale.drawn_at && now < drawTime(sale);
+}
+
+const hasFairStart = (sale) => Boolean(sale.waiting_room_opens_at) || sale.fair_window_seconds > 0;
+
+// What moves with the clock: the countdown, the button's words (the fair window closes by
+// time), the fair-start line and the countdown of tickets waiting for the draw.
+function renderClock(card, sale) {
+  const { refs } = card;
+  renderWhen(sale, refs.when);
+  const inRoom = joinsRoom(sale);
+  refs.buyLabel.textContent = card.busy ? t("sale.buying") : inRoom ? t("sale.join_room") : t("sale.buy");
+  renderFair(sale, refs.fair);
+  // "Already in the waiting room" is wrong once the room has closed.
+  if (!inRoom && refs.message.dataset.code === "already_in_waiting_room") showMessage(card, "");
+  for (const entry of tickets.forSale(sale.sale_id)) {
+    if (entry.ticket.status !== "waiting_room") continue;
+    const li = refs.tickets.querySelector(`[data-ticket-id="${CSS.escape(entry.ticket.ticket_id)}"]`);
+    if (li?.ticketParts) renderDraw(li.ticketParts.draw, entry.ticket, sale);
+  }
+}
+
+// A fair start: before the draw, when it happens and how many wait; after it, when it was
+// drawn and the seed anyone can check the order with.
+function renderFair(sale, el) {
+  const time = (value) => h("time", { datetime: new Date(value).toISOString() }, localTime(value));
+  let parts = null;
+  if (sale.drawn_at && sale.draw_seed) {
+    parts = tParts("sale.drawn", { time: time(sale.drawn_at), seed: h("code", {}, sale.draw_seed) });
+  } else if (hasFairStart(sale) && !sale.drawn_at && (sale.state === "scheduled" || joinsRoom(sale))) {
+    parts = [t("sale.fair_start", { time: localTime(drawTime(sale)) })];
+    if (sale.state !== "scheduled") parts.push(" ", t("sale.in_room", { count: sale.in_waiting_room ?? 0 }));
+  }
+  el.hidden = !parts;
+  replace(el, parts);
+}
+
 function clearMessageIfStale(card, sale) {
-  // A "not started" message is wrong once the sale opens.
-  if (sale.state === "active" && card.refs.message.dataset.code === "sale_not_active") {
+  // A "not started" message is wrong once the sale opens (or its waiting room does).
+  const open = sale.state === "active" || sale.state === "waiting_room";
+  if (open && card.refs.message.dataset.code === "sale_not_active") {
     showMessage(card, "");
   }
 }
@@ -250,7 +299,11 @@ function renderWhen(sale, el) {
   const starts = Date.parse(sale.starts_at);
   const ends = Date.parse(sale.ends_at);
   const time = (iso) => h("time", { datetime: iso }, localDateTime(iso));
-  if (sale.state === "scheduled") {
+  const opens = sale.waiting_room_opens_at ? Date.parse(sale.waiting_room_opens_at) : null;
+  if (sale.state === "scheduled" && opens && opens > now) {
+    const countdown = t("sale.room_opens_in", { duration: duration((opens - now) / 1000) });
+    replace(el, h("strong", { class: "countdown" }, countdown), " · ", time(sale.waiting_room_opens_at));
+  } else if (sale.state === "scheduled" || sale.state === "waiting_room") {
     const left = (starts - now) / 1000;
     const countdown = left > 0 ? t("sale.starts_in", { duration: duration(left) }) : t("sale.opening");
     replace(el, h("strong", { class: "countdown" }, countdown), " · ", time(sale.starts_at));
@@ -270,10 +323,14 @@ function tick() {
   const now = Date.now();
   for (const sale of store.all()) {
     const card = cards.get(sale.sale_id);
-    if (card) renderWhen(sale, card.refs.when);
+    if (card) renderClock(card, sale);
+    const past = (iso) => Boolean(iso) && Date.parse(iso) <= now - 1000;
+    const drawDue = hasFairStart(sale) && !sale.drawn_at && drawTime(sale) <= now - 1000 && drawTime(sale) > now - DRAW_RELOAD_MS;
     const due =
-      (sale.state === "scheduled" && Date.parse(sale.starts_at) <= now - 1000) ||
-      (sale.state !== "ended" && Date.parse(sale.ends_at) <= now - 1000);
+      (sale.state === "scheduled" && (past(sale.starts_at) || past(sale.waiting_room_opens_at))) ||
+      (sale.state === "waiting_room" && past(sale.starts_at)) ||
+      (sale.state !== "ended" && past(sale.ends_at)) ||
+      (sale.state !== "ended" && drawDue);
     if (due && !streams.has(sale.sale_id) && !pendingReload) {
       pendingReload = true;
       reload().finally(() => {
@@ -308,18 +365,44 @@ async function buy(saleId) {
   showMessage(card, "");
   try {
     // One key per click: retries of this click (inside placePurchase) reuse it.
-    const receipt = await placePurchase(saleId, uuid4());
+    const receipt = await purchase(card, sale, uuid4());
+    if (card.refs.message.dataset.code === "pow") showMessage(card, "");
     tickets.add(receipt, saleId);
   } catch (error) {
     if (isSessionError(error)) return;
-    const kind = error.code === "sold_out" || error.code === "sale_not_active" ? "warning" : "error";
+    const kind = WARNINGS.has(error.code) ? "warning" : "error";
     showMessage(card, () => describe(error, { sale, notFound: "sale.gone" }), kind, error.code);
     alertUser(t("purchase.failed", { sale: sale.name, reason: card.refs.message.textContent }));
   } finally {
     card.busy = false;
-    card.refs.buyLabel.textContent = t("sale.buy");
     const current = store.get(saleId) || sale;
+    renderClock(card, current);
     card.refs.buy.setAttribute("aria-disabled", String(current.state === "scheduled" || current.state === "ended"));
+  }
+}
+
+/**
+ * One click's purchase. For a sale with a proof of work a challenge is solved first, its
+ * progress shown under the button. A proof the gateway refuses (pow_invalid: it expired while
+ * the page was busy, say) is made again once from a fresh challenge, as is one for a sale that
+ * asks for it though the page did not know (pow_required). Every attempt sends the same key.
+ */
+async function purchase(card, sale, key) {
+  let needed = sale.pow_difficulty > 0;
+  for (let attempt = 0; ; attempt++) {
+    let proof = null;
+    if (needed) {
+      const onProgress = (percent) => showMessage(card, () => t("pow.progress", { percent }), "info", "pow");
+      onProgress(0);
+      proof = await proveWork(sale.sale_id, { onProgress });
+    }
+    try {
+      return await placePurchase(sale.sale_id, key, { proof });
+    } catch (error) {
+      const again = attempt === 0 && (error.code === "pow_invalid" || (error.code === "pow_required" && !needed));
+      if (!again) throw error;
+      needed = true;
+    }
   }
 }
 
@@ -343,8 +426,12 @@ function onTicket(entry, previous) {
   const sale = store.get(ticket.sale_id);
   const name = sale ? sale.name : t("purchase.yours");
   const status = statusText(ticket, sale);
-  if (previous === null && ticket.status === "queued") {
+  if (previous === null && ticket.status === "waiting_room") {
+    announce(t("purchase.in_room", { sale: name, status }));
+  } else if (previous === null && ticket.status === "queued") {
     announce(t("purchase.queued", { sale: name, status }));
+  } else if (previous !== null && previous.drawn_position == null && ticket.drawn_position != null) {
+    announce(t("purchase.drawn", { sale: name, position: ticket.drawn_position, status }));
   } else if (previous !== null && previous.status !== ticket.status) {
     announce(t("purchase.status", { sale: name, label: statusLabel(ticket.status), status }));
   } else if (previous !== null && SETTLED_ORDER.has(ticket.order_status) && previous.order_status !== ticket.order_status) {

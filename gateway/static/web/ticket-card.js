@@ -1,11 +1,14 @@
 // One purchase's card: its status moving queued → accepted → confirmed (or waiting on the
 // waitlist first), then its order paid, expired or refunded, or rejected with the reason in
-// words. While the order awaits payment the card holds its pay step (pay-step.js).
+// words. A purchase of a fair start's waiting room starts in the room, with the countdown to
+// the draw, then shows its drawn place. While the order awaits payment the card holds its
+// pay step (pay-step.js).
 
 import { h, replace } from "./dom.js";
 import { rejectionText, describe } from "./errors.js";
 import { t, tEnum, tParts } from "./i18n.js";
 import { payStep } from "./pay-step.js";
+import { duration } from "./time.js";
 
 // What a confirmed ticket's order status means, by `order_status` (null: an order from
 // before payments, complete as it is).
@@ -21,6 +24,8 @@ const POSITION_TEXTS = { queued: "ticket.position", waitlisted: "ticket.waitlist
 /** What a status means, in a sentence; used on the card and for screen readers. */
 export function statusText(ticket, sale) {
   switch (ticket.status) {
+    case "waiting_room":
+      return t("ticket.text.waiting_room");
     case "queued":
       return ticket.position ? t("ticket.text.queued_at", { position: ticket.position }) : t("ticket.text.queued");
     case "waitlisted":
@@ -39,9 +44,18 @@ export function statusText(ticket, sale) {
 export const statusLabel = (status) => tEnum("ticket.status", status);
 export const orderLabel = (status) => tEnum("order.status", status);
 
+/** When a sale's waiting room is drawn: the end of its fair window, in ms since the epoch. */
+export const drawTime = (sale) => Date.parse(sale.starts_at) + (sale.fair_window_seconds || 0) * 1000;
+
+// A ticket that was in a waiting room: waiting for the draw now, or drawn already.
+const fromRoom = (ticket) => ticket.status === "waiting_room" || ticket.drawn_position != null;
+
 function steps(ticket, viaWaitlist) {
-  if (ticket.status === "rejected") return stepList([statusLabel("queued"), statusLabel("rejected")], 1, ticket);
-  const names = [viaWaitlist || ticket.status === "waitlisted" ? "waitlisted" : "queued", "accepted", "confirmed"];
+  const room = fromRoom(ticket) ? ["waiting_room"] : [];
+  if (ticket.status === "rejected") {
+    return stepList([...room, "queued", "rejected"].map(statusLabel), room.length + 1, ticket);
+  }
+  const names = [...room, viaWaitlist || ticket.status === "waitlisted" ? "waitlisted" : "queued", "accepted", "confirmed"];
   const labels = names.map(statusLabel);
   let reached = names.indexOf(ticket.status);
   if (ticket.order_status) {
@@ -71,6 +85,7 @@ function skeleton(el) {
     head: h("div", { class: "ticket__head" }),
     steps: h("div"),
     text: h("p", { class: "ticket__text", tabindex: "-1" }),
+    draw: h("p", { class: "ticket__draw", hidden: true }),
     pay: h("div", { class: "ticket__pay" }),
     detail: h("div", { class: "ticket__detail" }),
     id: h("p", { class: "ticket__id" }),
@@ -104,6 +119,7 @@ export function renderTicketCard(el, entry, sale) {
   );
   replace(parts.steps, steps(ticket, entry.viaWaitlist));
   parts.text.textContent = statusText(ticket, sale);
+  renderDraw(parts.draw, ticket, sale);
   const paying = ticket.status === "confirmed" && ticket.order_status === "awaiting_payment" && ticket.order_id;
   const step = paying ? payStep(ticket, sale) : null;
   if (!step) {
@@ -124,4 +140,21 @@ export function renderTicketCard(el, entry, sale) {
   replace(parts.detail, detail);
   replace(parts.id, tParts("ticket.id", { id: h("code", {}, ticket.ticket_id) }));
   return el;
+}
+
+/**
+ * The waiting room's line of the card: the countdown to the draw while the ticket waits for
+ * it, its drawn place once drawn (it stays, whatever is decided next). Called each second.
+ */
+export function renderDraw(el, ticket, sale) {
+  let text = "";
+  if (ticket.drawn_position != null) {
+    text = t("ticket.drawn_position", { position: ticket.drawn_position });
+  } else if (ticket.status === "waiting_room" && sale) {
+    const left = (drawTime(sale) - Date.now()) / 1000;
+    text = left > 0 ? t("ticket.draw_in", { duration: duration(left) }) : t("ticket.drawing");
+  }
+  el.textContent = text;
+  el.hidden = !text;
+  el.classList.toggle("is-drawn", ticket.drawn_position != null);
 }

@@ -108,9 +108,9 @@ async function poll(ticketId, last, seen, signal, done) {
       if (changed) seen(ticket, "poll");
       previous = text;
       if (done(ticket)) return;
-      // A line moves fast: soon again. A waitlist or an order awaiting payment may not
-      // change for minutes: less often while they do not.
-      const quiet = !changed && (ticket.status === "waitlisted" || ticket.status === "confirmed");
+      // A line moves fast: soon again. A waitlist, a waiting room (until its draw) or an
+      // order awaiting payment may not change for minutes: less often while they do not.
+      const quiet = !changed && ["waitlisted", "confirmed", "waiting_room"].includes(ticket.status);
       delay = quiet ? Math.min(delay * 1.5, POLL_QUIET_MAX_MS) : POLL_FIRST_MS;
     } catch (error) {
       if (signal.aborted || isFatal(error) || isSessionError(error)) throw error;

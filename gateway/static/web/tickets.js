@@ -1,6 +1,6 @@
 // The tickets this user bought in this tab: followed until nothing more will change on them,
 // kept in sessionStorage so that a reload shows them again (and resumes following the ones
-// still open: undecided, waitlisted, or with an order awaiting payment).
+// still open: in a waiting room, undecided, waitlisted, or with an order awaiting payment).
 
 import { followTicket, settled } from "./ticket-follow.js";
 import * as payments from "./payments.js";
@@ -78,6 +78,7 @@ export function add(receipt, saleId) {
       order_id: null,
       position: null,
       order_status: null,
+      drawn_position: null,
     },
     via: null,
     error: null,

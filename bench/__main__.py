@@ -6,7 +6,9 @@ seeds users with `auth_service issue-tokens` (no bcrypt per user), then runs pha
 (N attempts at concurrency C), ticket polls, the burst again with 18,000 sale streams open on
 the one gateway (streams), a burst watched by 50,000 streams over three gateway processes on
 one port (viewers; bench/viewers.py, bench/stream_load.py), a rate (R attempts/s for T s), a
-sold-out crowd, and the same burst against the conventional design; last, what
+sold-out crowd, purchases of a sale with a proof of work against one without, alternated
+(pow: what checking a solution costs the gateway), and the same burst against the
+conventional design; last, what
 REDIS_MIN_REPLICA_ACKS costs one sale's decider on a private Redis primary + replica
 (bench/replicas.py). Prints a table and issue 13's targets (bench/targets.py), checks the
 invariants, writes bench/results/bench-<time>.json and .png. The viewers' phases need

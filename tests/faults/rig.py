@@ -17,6 +17,7 @@ import shutil
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -295,6 +296,23 @@ async def open_rig(
                 connection = await aio_pika.connect(amqp_url)
                 async with connection, connection.channel() as channel:
                     await delete_topology(channel, names)
+
+
+def rig_on_shared_servers(
+    request: Any, servers: Any, database_url: str, namespace: str, tmp_path: Path, **kw: Any
+) -> AbstractAsyncContextManager[Rig]:
+    """A rig of our own processes on the shared servers (what a crash of ours needs)."""
+    return open_rig(
+        request.node.name,
+        amqp_url=servers.amqp_url,
+        database_url=database_url,
+        redis_url=servers.redis_url,
+        namespace=namespace,
+        key_file=tmp_path / "jwt.pem",
+        shared_amqp=True,
+        shared_redis=True,
+        **kw,
+    )
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

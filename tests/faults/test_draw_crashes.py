@@ -29,7 +29,7 @@ from shared.contracts.redis_layout import SaleField, TicketField
 from tests.faults.checks import Settled, _drained, check_http, summarise, user_id_of
 from tests.faults.crowd import Attempt
 from tests.faults.link import StallableLink
-from tests.faults.rig import ADMIN, Rig, log_lines, open_rig
+from tests.faults.rig import ADMIN, Rig, log_lines, rig_on_shared_servers
 from tests.support.api import Api
 from tests.support.invariants import assert_invariants, outcome, wait_until_final
 from tests.support.processes import ServiceProcess
@@ -43,20 +43,6 @@ ROOM_SECONDS = 3.0  # the room's buyers arrive over this long...
 LEAD = 8.0  # ...from the sale's creation, this long before its start
 AFTER_DRAW = 14  # the sale ends this long after the draw; its waitlist is closed then
 DRAWN = "waiting room drawn"
-
-
-def rig_on_shared_servers(request, servers, database_url, namespace, tmp_path, **kw):
-    return open_rig(
-        request.node.name,
-        amqp_url=servers.amqp_url,
-        database_url=database_url,
-        redis_url=servers.redis_url,
-        namespace=namespace,
-        key_file=tmp_path / "jwt.pem",
-        shared_amqp=True,
-        shared_redis=True,
-        **kw,
-    )
 
 
 async def purchases(rig: Rig, users: range, *, duration: float, index: int = 0) -> list[Attempt]:

@@ -11,26 +11,12 @@ import pytest
 
 from tests.faults.checks import check_http, settle, summarise
 from tests.faults.link import StallableLink
-from tests.faults.rig import Rig, backlog_final, open_rig, running, until
+from tests.faults.rig import Rig, backlog_final, rig_on_shared_servers, running, until
 from tests.support.processes import ServiceProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(150)]
 
 ATTEMPTS, DURATION = 1500, 7.5  # 200 purchases/s; the stock lasts ~60% of the stream
-
-
-def rig_on_shared_servers(request, servers, database_url, namespace, tmp_path, **kw):
-    return open_rig(
-        request.node.name,
-        amqp_url=servers.amqp_url,
-        database_url=database_url,
-        redis_url=servers.redis_url,
-        namespace=namespace,
-        key_file=tmp_path / "jwt.pem",
-        shared_amqp=True,
-        shared_redis=True,
-        **kw,
-    )
 
 
 async def decisions_made(rig: Rig, service: ServiceProcess) -> float:

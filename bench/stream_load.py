@@ -4,8 +4,9 @@ One process may open at most 20,000 files here (a hard limit), and one source ad
 ~28,000 ephemeral ports towards one server port, so the streams are spread over worker
 processes (``python -m bench.stream_load worker``), each with fewer than ``PER_WORKER``
 connections and a loopback source address of its own (127.x.y.z: all of 127/8 is loopback).
-A worker holds each stream with a bare ``asyncio.Protocol`` (no reader task, no buffer beyond
-the current event) that keeps only the last ``remaining`` it read and when it changed.
+A worker holds each stream with a bare socket, read in batches (Poller; no task, no buffer
+beyond the current event) that keeps only the last ``remaining`` it read, when the
+kernel received it and when the worker read it.
 
 Workers talk JSON lines: after opening they print ``{"opened": …}``; each ``report`` line on
 stdin gets a report back; end of stdin closes the streams and ends the worker. Another role,
@@ -24,7 +25,9 @@ import math
 import random
 import re
 import resource
+import select
 import socket
+import struct
 import sys
 import time
 from collections import Counter
@@ -42,35 +45,56 @@ _REMAINING = re.compile(rb'"remaining":\s*(-?\d+)')
 _LAST_CHUNK = b"\r\n0\r\n\r\n"  # the end of a chunked body
 
 
-class SaleStream(asyncio.Protocol):
-    """One sale stream: the response head, then events; keeps the latest ``remaining``."""
+class SaleStream:
+    """One sale stream: the response head, then events; keeps the latest ``remaining``, when
+    it reached this machine (the kernel's receive time of the bytes) and when this worker
+    read it. The two differ by how late the worker's loop came round to the socket: with
+    12,500 streams in a process on a busy machine, that is the load's own lateness, not the
+    gateway's, so both are reported."""
 
     __slots__ = (
+        "arrived_at",
         "buffer",
-        "changed_at",
         "closing",
         "ended",
         "events",
         "head",
+        "poller",
+        "read_at",
         "remaining",
-        "transport",
+        "sock",
     )
 
     def __init__(self, head: asyncio.Future[int]) -> None:
-        self.transport: asyncio.Transport | None = None
+        self.sock: socket.socket | None = None
+        self.poller: Poller | None = None  # what reads this stream's socket
         self.head: asyncio.Future[int] | None = head  # the status, once the head is read
         self.buffer = b""
         self.events = 0
         self.remaining: int | None = None
-        self.changed_at = 0.0  # wall-clock time ``remaining`` last changed
+        self.arrived_at = 0.0  # wall clock: the kernel received the bytes of that value
+        self.read_at = 0.0  # wall clock: this worker read them
         self.ended: str | None = None  # why the stream ended before it was closed by us
         self.closing = False  # we close it: not an end to count
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # uvloop's transports are not asyncio.Transport subclasses, but have its methods.
-        self.transport = cast(asyncio.Transport, transport)
+    def readable(self) -> None:
+        """The socket has data (an event-loop reader callback): one read with its time."""
+        if self.sock is None:
+            return
+        try:
+            data, ancillary, _flags, _address = self.sock.recvmsg(_READ_BYTES, _ANCILLARY_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self.connection_lost(exc)
+            return
+        if not data:
+            self.connection_lost(None)
+            return
+        self.data_received(data, _kernel_time(ancillary))
 
-    def data_received(self, data: bytes) -> None:
+    def data_received(self, data: bytes, arrived: float | None = None) -> None:
+        read = time.time()
         data = self.buffer + data
         if self.head is not None:
             end = data.find(b"\r\n\r\n")
@@ -90,17 +114,81 @@ class SaleStream(asyncio.Protocol):
             self.events += 1
             value = int(found.group(1))
             if value != self.remaining:
-                self.remaining, self.changed_at = value, time.time()
+                self.remaining, self.read_at = value, read
+                self.arrived_at = arrived if arrived is not None else read
         if self.buffer.endswith(_LAST_CHUNK):  # the response ended; the connection may stay
             self.ended = "ended by the server"
-            if self.transport is not None:
-                self.transport.close()
+            self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.ended is None and not self.closing:
             self.ended = repr(exc) if exc is not None else "closed by the server"
         if self.head is not None and not self.head.done():
             self.head.set_exception(ConnectionError(self.ended))
+        self.close()
+
+    def close(self) -> None:
+        sock, self.sock = self.sock, None
+        if sock is not None:
+            if self.poller is not None:
+                self.poller.forget(sock)
+            sock.close()
+
+
+class Poller:
+    """Reads a worker's ready streams every POLL_SECONDS, not as each write arrives.
+
+    The workers stand for viewers on machines of their own, but here they share two cores
+    with the gateways. Woken by each write (a reader per socket on the event loop), a worker
+    took the core from the gateway writing to it once per socket: a round of 0.19 s of the
+    gateway's CPU took 2.7-3.3 s of wall clock with three gateways and four workers. Read in
+    batches, a worker wakes on its own timer; the kernel's receive time of each read still
+    says when the value reached it."""
+
+    def __init__(self) -> None:
+        self._epoll = select.epoll()
+        self._streams: dict[int, SaleStream] = {}
+
+    def watch(self, stream: SaleStream) -> None:
+        assert stream.sock is not None
+        stream.poller = self
+        self._streams[stream.sock.fileno()] = stream
+        self._epoll.register(stream.sock.fileno(), select.EPOLLIN)
+
+    def forget(self, sock: socket.socket) -> None:
+        if self._streams.pop(sock.fileno(), None) is not None:
+            self._epoll.unregister(sock.fileno())
+
+    def read_ready(self) -> None:
+        """One read of each stream with data (the rest of it, if any, in the next batch)."""
+        for fd, _ in self._epoll.poll(0, max(1, len(self._streams))):
+            stream = self._streams.get(fd)
+            if stream is not None:
+                stream.readable()
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(POLL_SECONDS)
+            self.read_ready()
+
+
+# How often a worker reads its streams: later reads, the same arrival times (see Poller).
+POLL_SECONDS = 0.02
+# What one read takes at most, and room for one kernel timestamp (struct timespec).
+_READ_BYTES = 65_536
+_ANCILLARY_BYTES = socket.CMSG_SPACE(16)
+# SO_TIMESTAMPNS: each read carries the kernel's receive time of its last bytes (on
+# loopback, taken as the gateway's write hands them over). Linux's value where Python has
+# no name for it.
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+
+
+def _kernel_time(ancillary: list[tuple[int, int, bytes]]) -> float | None:
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= 16:
+            seconds, nanoseconds = cast(tuple[int, int], struct.unpack("qq", data[:16]))
+            return seconds + nanoseconds / 1e9
+    return None
 
 
 # Linux: bind an address now, pick the port at connect() from the whole 4-tuple. A plain
@@ -113,6 +201,7 @@ def _socket_from(source: str) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         sock.bind((source, 0))
         sock.setblocking(False)
     except OSError:
@@ -132,32 +221,37 @@ class Worker:
     streams: list[SaleStream] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
     closing: bool = False
+    poller: Poller = field(default_factory=Poller)
 
     async def open_one(self, gate: asyncio.Semaphore) -> None:
         loop = asyncio.get_running_loop()
         async with gate:
             head: asyncio.Future[int] = loop.create_future()
+            stream = SaleStream(head)
             try:
                 sock = _socket_from(self.source)
                 try:
                     await loop.sock_connect(sock, (self.host, self.port))
+                    # A few bytes on a fresh connection: the socket buffer takes them whole.
+                    sock.send(
+                        f"GET {self.path} HTTP/1.1\r\nHost: {self.host}\r\n"
+                        "Accept: text/event-stream\r\n\r\n".encode()
+                    )
                 except OSError:
                     sock.close()
                     raise
-                transport, stream = await loop.create_connection(
-                    lambda: SaleStream(head), sock=sock
-                )
-                transport.write(
-                    f"GET {self.path} HTTP/1.1\r\nHost: {self.host}\r\n"
-                    "Accept: text/event-stream\r\n\r\n".encode()
-                )
+                # A bare socket read by the poller, not a transport: only recvmsg gives the
+                # kernel's receive time of what is read.
+                stream.sock = sock
+                self.poller.watch(stream)
                 status = await asyncio.wait_for(head, 60)
             except (OSError, TimeoutError) as exc:
+                stream.close()
                 self.errors[type(exc).__name__] += 1
                 return
             if status != 200:
                 self.errors[f"HTTP {status}"] += 1
-                transport.close()
+                stream.close()
                 return
             self.streams.append(stream)
 
@@ -169,7 +263,7 @@ class Worker:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         ended = Counter(s.ended for s in self.streams if s.ended is not None)
         finals = [
-            s.changed_at
+            s
             for s in self.streams
             if final is not None and s.remaining == final and s.ended is None
         ]
@@ -181,8 +275,10 @@ class Worker:
             "errors": dict(self.errors) | {f"ended: {k}": v for k, v in ended.items()},
             "events": sum(s.events for s in self.streams),
             "with_final": len(finals),
-            # When each stream holding the final value saw it change to it (wall clock).
-            "seen_final_at": [round(t, 4) for t in finals],
+            # When each stream holding the final value received it (the kernel's time), and
+            # when this worker read it (wall clock both).
+            "seen_final_at": [round(s.arrived_at, 4) for s in finals],
+            "read_final_at": [round(s.read_at, 4) for s in finals],
             "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
             "max_rss_mb": round(usage.ru_maxrss / 1024, 1),
         }
@@ -190,8 +286,7 @@ class Worker:
     def close(self) -> None:
         for stream in self.streams:
             stream.closing = True
-            if stream.transport is not None:
-                stream.transport.abort()
+            stream.close()
 
 
 async def _lines() -> asyncio.StreamReader:
@@ -213,12 +308,14 @@ async def run_worker(args: argparse.Namespace) -> None:
     worker = Worker(args.host, args.port, args.path, args.source)
     commands = await _lines()
     started = time.monotonic()
+    reading = asyncio.create_task(worker.poller.run())
     await worker.open(args.count)
     _say(worker.report(None) | {"open_seconds": round(time.monotonic() - started, 2)})
     while line := await commands.readline():
         request = json.loads(line)
         _say(worker.report(request.get("final")))
     worker.close()
+    reading.cancel()
 
 
 async def run_updates(args: argparse.Namespace) -> None:
@@ -363,12 +460,19 @@ def summarise(
     """The figures of a crowd of viewers from its workers' reports (pure: unit-tested)."""
     from bench.measure import percentile
 
-    seen = [t for r in reports for t in r["seen_final_at"]]
     last_change = updates.get("last_change")
-    lags = [max(0.0, t - last_change) for t in seen] if last_change is not None else []
     with_final = sum(r["with_final"] for r in reports)
-    # A stream without the final value never saw it: it is the slowest, not left out.
-    lags += [math.inf] * (count - with_final)
+
+    def lags(key: str) -> list[float]:
+        seen = [t for r in reports for t in r.get(key, [])]
+        found = [max(0.0, t - last_change) for t in seen] if last_change is not None else []
+        # A stream without the final value never saw it: it is the slowest, not left out.
+        return found + [math.inf] * (count - len(found))
+
+    # Fan-out ends when the final value reached the viewer's machine (the kernel's receive
+    # time); the read by the load worker, later by however long its loop took to come round
+    # to that socket, is reported beside it.
+    arrived, read = lags("seen_final_at"), lags("read_final_at")
     errors: Counter[str] = Counter()
     for r in reports:
         errors.update(r["errors"])
@@ -381,11 +485,14 @@ def summarise(
         "with_final_value": with_final,
         "final_remaining": final_remaining,
         "updates_published": updates.get("messages", 0),
+        "last_change_at": last_change,  # wall clock, as the sale-updates follower saw it
         "events_per_stream": sum(r["events"] for r in reports) / max(count, 1),
         "open_seconds": max((r.get("open_seconds", 0.0) for r in opened), default=0.0),
-        "fanout_p50_s": percentile(lags, 50),
-        "fanout_p99_s": percentile(lags, 99),
-        "fanout_max_s": max(lags, default=math.nan),
+        "fanout_p50_s": percentile(arrived, 50),
+        "fanout_p99_s": percentile(arrived, 99),
+        "fanout_max_s": max(arrived, default=math.nan),
+        "fanout_read_p50_s": percentile(read, 50),
+        "fanout_read_p99_s": percentile(read, 99),
         "workers": len(reports),
         "worker_cpu_seconds": [r["cpu_seconds"] for r in reports],
         "worker_max_rss_mb": [r["max_rss_mb"] for r in reports],

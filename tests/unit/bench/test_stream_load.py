@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import math
+import socket
+import time
 
 from bench import stream_load
 from bench.stream_load import SaleStream, Viewers, sources, summarise
@@ -30,17 +32,56 @@ async def test_a_stream_keeps_the_latest_remaining_however_the_bytes_are_split()
         assert head.result() == 200
         assert stream.events == 3  # the heartbeat is not an event
         assert stream.remaining == 0
-        assert stream.changed_at > 0
+        assert stream.arrived_at == stream.read_at > 0  # no kernel time given: the read's
 
 
 async def test_the_time_of_a_value_is_when_it_first_arrived() -> None:
     head: asyncio.Future[int] = asyncio.get_running_loop().create_future()
     stream = SaleStream(head)
-    stream.data_received(HEAD + _event(1, 0))
-    first = stream.changed_at
-    stream.data_received(_event(2, 0))  # a newer version, the same remaining
-    assert stream.changed_at == first
+    stream.data_received(HEAD + _event(1, 0), arrived=100.0)
+    assert stream.arrived_at == 100.0  # the kernel's time, not the (later) read's
+    assert stream.read_at > 100.0
+    stream.data_received(_event(2, 0), arrived=101.0)  # a newer version, the same remaining
+    assert stream.arrived_at == 100.0
     assert stream.events == 2
+
+
+async def test_a_socket_read_carries_the_kernels_receive_time() -> None:
+    server, client = _tcp_pair()
+    try:
+        head: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        stream = SaleStream(head)
+        client.setsockopt(socket.SOL_SOCKET, stream_load.SO_TIMESTAMPNS, 1)
+        client.setblocking(False)
+        stream.sock = client
+        poller = stream_load.Poller()
+        poller.watch(stream)
+        server.sendall(HEAD + _event(1, 5))
+        sent = time.time()
+        await asyncio.sleep(0.2)  # a worker reads in batches, late
+        poller.read_ready()
+        await asyncio.wait_for(head, 5)
+        assert stream.remaining == 5
+        assert abs(stream.arrived_at - sent) < 0.05  # when it arrived, not when it was read
+        assert stream.read_at - stream.arrived_at >= 0.15
+        server.close()  # the server went away: recorded, and the socket closed
+        for _ in range(100):
+            poller.read_ready()
+            if stream.sock is None:
+                break
+            await asyncio.sleep(0.01)
+        assert stream.ended == "closed by the server"
+        assert poller._streams == {}  # forgotten
+    finally:
+        for s in (server, client):
+            s.close()
+
+
+def _tcp_pair() -> tuple[socket.socket, socket.socket]:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.create_connection(listener.getsockname())
+        server, _ = listener.accept()
+    return server, client
 
 
 async def test_an_error_status_is_reported_and_a_lost_connection_is_recorded() -> None:
@@ -79,6 +120,7 @@ def _report(seen: list[float], *, opened: int, failed: int = 0) -> dict[str, obj
         "events": 3 * opened,
         "with_final": len(seen),
         "seen_final_at": seen,
+        "read_final_at": [t + 0.5 for t in seen],
         "cpu_seconds": 1.0,
         "max_rss_mb": 50.0,
     }
@@ -94,6 +136,7 @@ def test_lag_is_counted_from_the_last_change_and_a_stream_without_the_final_valu
     assert seen["failed"] == 1
     assert seen["with_final_value"] == 199
     assert math.isclose(seen["fanout_p50_s"], 0.1, abs_tol=1e-9)
+    assert math.isclose(seen["fanout_read_p50_s"], 0.6, abs_tol=1e-9)  # reported beside it
     assert seen["fanout_max_s"] == math.inf
     everyone = summarise(
         200, opened, [_report([10.1] * 100, opened=100)] * 2, {"last_change": 10.0}, 0

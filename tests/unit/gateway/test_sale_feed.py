@@ -1,10 +1,12 @@
 """The sale feed's fan-out: one rendering per change, the same bytes to every stream, slow
-readers skipped, closed ones dropped, every stream ended at shutdown."""
+readers skipped, closed ones dropped, every stream ended at shutdown; a long wait between
+rounds holds while changes keep coming, and the last one goes out once they stop."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from uuid import UUID, uuid4
 
@@ -120,3 +122,103 @@ async def test_a_failed_round_does_not_stop_the_feed_and_a_cancelled_feed_ends_i
     running.cancel()
     await asyncio.gather(running, return_exceptions=True)
     assert subscriber.done.done()
+
+
+class TimedTransport(FakeTransport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.at: list[float] = []
+
+    def write(self, data: bytes) -> None:
+        super().write(data)
+        self.at.append(time.monotonic())
+
+
+def _heavy_first_round(feed: SaleFeed, *, sleep: float = 0.0, cpu: float = 0.0) -> list[float]:
+    """The feed's first round takes ``sleep`` s of wall clock without running (a busy machine)
+    and ``cpu`` s of CPU (writes); returns a list that gets the time that round ended."""
+    ended: list[float] = []
+    plain = feed._round
+
+    async def heavy() -> None:
+        await plain()
+        if not ended:
+            time.sleep(sleep)
+            started = time.thread_time()
+            while time.thread_time() - started < cpu:
+                pass
+            ended.append(time.monotonic())
+
+    feed._round = heavy  # type: ignore[method-assign]
+    return ended
+
+
+async def _until(check: Callable[[], bool], seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not check() and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+
+
+async def test_the_last_change_goes_out_once_quiet_without_the_rest_of_a_long_wait() -> None:
+    sale = _sale()
+    sales = FakeSales(sale)
+    feed = SaleFeed(sales, interval=0.05)
+    transport = TimedTransport()
+    _subscribe(feed, sale, transport)
+    ended = _heavy_first_round(feed, sleep=1.0)  # 1 s of wall clock, ~no CPU
+    running = asyncio.create_task(feed.run())
+    try:
+        await _until(lambda: bool(ended))
+        assert feed.wait >= 1.0 * (1 - streams.FANOUT_SHARE) / streams.FANOUT_SHARE
+        assert feed.rest < 0.2  # from the round's CPU
+        sales.sales[sale.sale_id] = replace(sale, version=2, remaining=0)  # and nothing after
+        await _until(lambda: len(transport.written) == 2)
+        lag = transport.at[1] - ended[0]
+        assert streams.QUIET_SECONDS <= lag < 1.0, lag  # not the 1.5 s wait
+        assert b'"remaining":0' in transport.written[1]
+        assert feed.trailing_rounds == 1
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+
+
+async def test_while_changes_keep_coming_the_wait_holds() -> None:
+    sale = _sale()
+    sales = FakeSales(sale)
+    feed = SaleFeed(sales, interval=0.05)
+    transport = TimedTransport()
+    _subscribe(feed, sale, transport)
+    ended = _heavy_first_round(feed, sleep=0.8)  # a 1.2 s wait
+    running = asyncio.create_task(feed.run())
+    try:
+        await _until(lambda: bool(ended))
+        wait = feed.wait
+        for version in range(2, 2 + int(wait / 0.02)):  # a new decision every 20 ms
+            sales.sales[sale.sale_id] = replace(sale, version=version)
+            await asyncio.sleep(0.02)
+        await _until(lambda: len(transport.written) == 2)
+        assert transport.at[1] - ended[0] >= wait - 0.05
+        assert feed.trailing_rounds == 0
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+
+
+async def test_a_trailing_round_still_waits_its_share_of_the_rounds_cpu() -> None:
+    sale = _sale()
+    sales = FakeSales(sale)
+    feed = SaleFeed(sales, interval=0.05)
+    transport = TimedTransport()
+    _subscribe(feed, sale, transport)
+    ended = _heavy_first_round(feed, cpu=0.3)  # writes that cost 0.3 s of CPU
+    running = asyncio.create_task(feed.run())
+    try:
+        await _until(lambda: bool(ended))
+        rest = 0.3 * (1 - streams.FANOUT_SHARE) / streams.FANOUT_SHARE
+        assert feed.rest >= rest
+        sales.sales[sale.sale_id] = replace(sale, version=2, remaining=0)  # quiet at once
+        await _until(lambda: len(transport.written) == 2)
+        assert transport.at[1] - ended[0] >= rest - 0.01
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)

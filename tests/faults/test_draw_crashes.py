@@ -404,7 +404,9 @@ async def run_draw_crash(
         )
 
 
-@pytest.mark.parametrize("point", ["lua", "recorded", "published"])
+# The three points are covered with the fewest runs (each ~45 s): restarted at two, and the
+# standby taking over at the third.
+@pytest.mark.parametrize("point", ["lua", "published"])
 async def test_inventory_killed_during_the_draw_and_restarted(
     request, servers, database_url, namespace, tmp_path, figures, point
 ):
@@ -417,7 +419,7 @@ async def test_active_inventory_killed_during_the_draw_standby_takes_over(
     request, servers, database_url, namespace, tmp_path, figures
 ):
     await run_draw_crash(
-        request, servers, database_url, namespace, tmp_path, figures, point="lua", standby=True
+        request, servers, database_url, namespace, tmp_path, figures, point="recorded", standby=True
     )
 
 

@@ -3,13 +3,13 @@ broker), and show a ticket. Dependencies are passed in (ports.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from uuid import UUID
 
 from gateway.batching import MicroBatcher
 from gateway.domain import AdmissionLimits, Earlier, Intent, Ticket, admit, ensure_purchasable
 from gateway.ports import (
-    IdempotencyClaim,
     IdempotencyKeys,
     IntentQueue,
     ProofOfWork,
@@ -111,15 +111,17 @@ class Purchases:
         if earlier is not None:  # a concurrent request with the same key won the claim
             return await self._earlier_ticket(user_id, earlier)
         user_text = str(user_id)
-        if status == "waiting_room":
-            await self._join_room(key, sale_text, user_text, ticket_id)
         intent = Intent(ticket_id, sale_text, user_text, now)
         try:
+            if status == "waiting_room":
+                await self._join_room(sale_text, user_text, ticket_id)
             await self._batcher.submit((partition, status), (intent, request_ids.current()))
         except BaseException as exc:
             await key.release()  # whatever failed, a repeat may try again
             if status == "waiting_room":
-                await self._tickets.leave_room(sale_text, user_text, ticket_id)
+                # Best effort: what failed may be Redis itself, and its error is the answer.
+                with contextlib.suppress(*DEPENDENCY_ERRORS):
+                    await self._tickets.leave_room(sale_text, user_text, ticket_id)
             if isinstance(exc, DEPENDENCY_ERRORS):
                 raise ServiceUnavailable(
                     "the purchase could not be queued; retry shortly", retry_after=1
@@ -129,13 +131,10 @@ class Purchases:
             await key.confirm(ticket_id)
         return ticket_id, status
 
-    async def _join_room(
-        self, key: IdempotencyClaim, sale_id: str, user_id: str, ticket_id: str
-    ) -> None:
+    async def _join_room(self, sale_id: str, user_id: str, ticket_id: str) -> None:
         """One ticket per buyer in a sale's waiting room: a second is refused (409)."""
         held = await self._tickets.join_room(sale_id, user_id, ticket_id)
         if held is not None:
-            await key.release()
             raise Conflict(
                 f"you already hold ticket {held} in this sale's waiting room",
                 code="already_in_waiting_room",

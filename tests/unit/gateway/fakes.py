@@ -43,6 +43,7 @@ class FakeTickets(Failing):
             )
 
     async def join_room(self, sale_id: str, user_id: str, ticket_id: str) -> str | None:
+        self._maybe_fail()
         held = self.rooms.setdefault((sale_id, user_id), ticket_id)
         return None if held == ticket_id else held
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from uuid import UUID, uuid4
 
 import pytest
@@ -231,3 +232,39 @@ async def test_close_queues_what_is_waiting():
     await asyncio.sleep(0)
     await world.purchases.close()
     assert (await placing)[1] == "queued"
+
+
+def sale_with_room(starts_in_ms=60_000):
+    """A sale whose waiting room is open now (opened a minute ago, starts later)."""
+    base = sale(starts_in_ms=starts_in_ms)
+    room = base.terms.model_copy(update={"waiting_room_opens_ms": now_ms() - 60_000})
+    return dataclasses.replace(base, terms=room)
+
+
+async def test_a_buyer_holds_one_waiting_room_ticket_and_the_room_is_not_shortened():
+    # Demand far beyond the stock would be 409 in a line; the room takes it.
+    room_sale = dataclasses.replace(sale_with_room(), enqueued=10**6)
+    world = World(room_sale, limits=AdmissionLimits(1, 0, 10**6))
+    user = uuid4()
+    ticket_id, status = await world.purchases.place(user, room_sale.sale_id, None)
+    assert status == "waiting_room"
+    assert world.tickets.records[ticket_id].status == "waiting_room"
+    with pytest.raises(Conflict) as again:
+        await world.purchases.place(user, room_sale.sale_id, None)
+    assert again.value.code == "already_in_waiting_room"
+    assert len(world.intents.messages) == 1
+
+
+async def test_a_waiting_room_purchase_that_fails_frees_its_key_and_its_place():
+    room_sale = sale_with_room()
+    world = World(room_sale)
+    user = uuid4()
+    world.tickets.fail_with = ConnectionError("redis went away")  # at joining the room
+    with pytest.raises(ServiceUnavailable):
+        await world.purchases.place(user, room_sale.sale_id, "key-1")
+    world.intents.fail_with = ConnectionError("the broker went away")  # joined, not queued
+    with pytest.raises(ServiceUnavailable):
+        await world.purchases.place(user, room_sale.sale_id, "key-1")
+    assert world.tickets.rooms == {}
+    _, status = await world.purchases.place(user, room_sale.sale_id, "key-1")
+    assert status == "waiting_room"
